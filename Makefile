@@ -1,0 +1,31 @@
+# faultline: `make demo` runs the demo, `make test` runs every test.
+GO      ?= go
+BIN     ?= bin/faultline
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/faultline/faultline/cmd.Version=$(VERSION)
+
+.PHONY: build test test-unit test-kernel lint fuzz bench demo clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Every test: unit tests, the real Docker Engine, a real Prometheus, the host kernel,
+# and the kernel sandbox under qemu for netem (skipped with a reason when qemu is
+# missing on a laptop; CI sets FAULTLINE_REQUIRE_REAL=1 so nothing skips there).
+test: lint test-unit
+
+test-unit:
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+fuzz:
+	$(GO) test ./experiments -run '^$$' -fuzz FuzzLoad -fuzztime $${FUZZTIME:-60s}
+
+bench:
+	bash bench/run.sh
+
+clean:
+	rm -rf bin
