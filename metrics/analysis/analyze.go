@@ -1,0 +1,210 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/experiments"
+	"github.com/faultline/faultline/report"
+)
+
+// Defaults of Options.
+const (
+	DefaultAlpha        = 0.05
+	DefaultRelTolerance = 0.10
+	// MaxEvidence bounds the violating samples a check lists; Violations has the total.
+	MaxEvidence = 20
+)
+
+// Options tune the analysis. The zero value means the defaults.
+type Options struct {
+	// Alpha is the significance level of the impact test (default 0.05).
+	Alpha float64
+	// RelTolerance and AbsTolerance widen the baseline band: its half-width is
+	// max(3·stddev, RelTolerance·|baseline mean|, AbsTolerance). RelTolerance
+	// defaults to 0.10, so a perfectly flat baseline does not make noise an impact.
+	RelTolerance float64
+	AbsTolerance float64
+}
+
+func (o Options) withDefaults() Options {
+	if o.Alpha <= 0 {
+		o.Alpha = DefaultAlpha
+	}
+	if o.RelTolerance <= 0 {
+		o.RelTolerance = DefaultRelTolerance
+	}
+	return o
+}
+
+// Input is everything the analysis reads.
+type Input struct {
+	Metrics  []*experiments.Metric
+	Checks   []*experiments.Check
+	Timeline report.Timeline
+	// Observed holds the metrics as collected (metrics.Collect), with samples and gaps;
+	// the analysis fills in their statistics.
+	Observed []report.Metric
+	Options  Options
+}
+
+// Output is the analysis parts of a Result.
+type Output struct {
+	Metrics []report.Metric
+	Checks  []report.CheckResult
+	Score   report.Score
+}
+
+// Apply writes the analysis into r.
+func (o Output) Apply(r *report.Result) {
+	r.Metrics, r.Checks, r.Score = o.Metrics, o.Checks, o.Score
+}
+
+// Analyze computes the analysis. It does not modify in.
+func Analyze(in Input) Output {
+	opts := in.Options.withDefaults()
+	byName := map[string]report.Metric{}
+	for _, m := range in.Observed {
+		byName[m.Name] = m
+	}
+	var out Output
+	for _, m := range in.Metrics {
+		rm, ok := byName[m.Name]
+		if !ok {
+			rm = report.Metric{Name: m.Name, Query: m.Query, Unit: m.Unit, Description: m.Description}
+		}
+		series := make([]report.Series, len(rm.Series))
+		for i, s := range rm.Series {
+			series[i] = analyzeSeries(s, in.Timeline, opts)
+		}
+		rm.Series = series
+		out.Metrics = append(out.Metrics, rm)
+	}
+	metricByName := map[string]report.Metric{}
+	for _, m := range out.Metrics {
+		metricByName[m.Name] = m
+	}
+	for _, c := range in.Checks {
+		out.Checks = append(out.Checks, EvaluateCheck(c, metricByName[c.Metric], in.Timeline))
+	}
+	out.Score = ScoreOf(out.Checks)
+	return out
+}
+
+// PhaseOf names the phase a time falls in: [BaselineStart, FaultStart) baseline,
+// [FaultStart, FaultEnd) fault, from FaultEnd on recovery. Before the baseline it is "".
+func PhaseOf(tl report.Timeline, t time.Time) string {
+	switch {
+	case t.Before(tl.BaselineStart):
+		return ""
+	case t.Before(tl.FaultStart):
+		return experiments.PhaseBaseline
+	case t.Before(tl.FaultEnd):
+		return experiments.PhaseFault
+	default:
+		return experiments.PhaseRecovery
+	}
+}
+
+func phaseValues(s report.Series, tl report.Timeline) map[string][]float64 {
+	out := map[string][]float64{}
+	for _, p := range s.Samples {
+		if ph := PhaseOf(tl, p.Time); ph != "" {
+			out[ph] = append(out[ph], p.Value)
+		}
+	}
+	return out
+}
+
+func analyzeSeries(s report.Series, tl report.Timeline, opts Options) report.Series {
+	s.Samples = append([]report.Sample(nil), s.Samples...)
+	sort.SliceStable(s.Samples, func(i, j int) bool { return s.Samples[i].Time.Before(s.Samples[j].Time) })
+	s.Phases, s.Band, s.Impact = nil, nil, nil
+	s.ImpactAt, s.TimeToImpactSeconds, s.RecoveredAt, s.TimeToRecoverSeconds, s.Recovered = nil, nil, nil, nil, false
+
+	vals := phaseValues(s, tl)
+	for _, ph := range experiments.Phases {
+		if len(vals[ph]) > 0 {
+			s.Phases = append(s.Phases, report.PhaseStats{Phase: ph, Stats: Summarize(vals[ph])})
+		}
+	}
+	base, fault := vals[experiments.PhaseBaseline], vals[experiments.PhaseFault]
+	if len(base) == 0 {
+		return s
+	}
+	bs := Summarize(base)
+	tol := math.Max(opts.RelTolerance*math.Abs(bs.Mean), opts.AbsTolerance)
+	half := math.Max(3*bs.Stddev, tol)
+	band := &report.Band{Low: bs.Mean - half, High: bs.Mean + half, Mean: bs.Mean, Stddev: bs.Stddev, Tolerance: tol}
+	s.Band = band
+
+	if len(fault) > 0 {
+		fs := Summarize(fault)
+		u, p, method := MannWhitney(fault, base)
+		imp := &report.Impact{
+			BaselineMean: bs.Mean, FaultMean: fs.Mean, Absolute: fs.Mean - bs.Mean,
+			U: u, PValue: p, Method: method, Alpha: opts.Alpha, Significant: p < opts.Alpha,
+		}
+		if bs.Mean != 0 {
+			rel := imp.Absolute / math.Abs(bs.Mean)
+			imp.Relative = &rel
+		}
+		s.Impact = imp
+	}
+
+	outside := func(v float64) bool { return v < band.Low || v > band.High }
+	for _, p := range s.Samples {
+		if !p.Time.Before(tl.FaultStart) && outside(p.Value) {
+			at := p.Time
+			d := at.Sub(tl.FaultStart).Seconds()
+			s.ImpactAt, s.TimeToImpactSeconds = &at, &d
+			break
+		}
+	}
+	if at, ok := backForGood(s.Samples, tl.FaultEnd, func(v float64) bool { return !outside(v) }); ok {
+		d := math.Max(0, at.Sub(tl.FaultEnd).Seconds())
+		s.Recovered, s.RecoveredAt, s.TimeToRecoverSeconds = true, &at, &d
+	}
+	return s
+}
+
+// backForGood finds, among samples at or after from, the first of the final stretch in
+// which every sample satisfies ok. It fails when there is no such sample or the last
+// one does not satisfy ok.
+func backForGood(samples []report.Sample, from time.Time, ok func(float64) bool) (time.Time, bool) {
+	var first *report.Sample
+	for i := range samples {
+		p := &samples[i]
+		if p.Time.Before(from) {
+			continue
+		}
+		if !ok(p.Value) {
+			first = nil
+			continue
+		}
+		if first == nil {
+			first = p
+		}
+	}
+	if first == nil {
+		return time.Time{}, false
+	}
+	return first.Time, true
+}
+
+// SeriesID renders a series' labels as {a="b", c="d"}.
+func SeriesID(labels map[string]string) string {
+	names := make([]string, 0, len(labels))
+	for k := range labels {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = fmt.Sprintf("%s=%q", k, labels[k])
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}

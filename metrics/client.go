@@ -1,0 +1,315 @@
+// Package metrics reads the watched metrics from a Prometheus server: the client behind
+// our own small query function types, the preflight that proves every query evaluates
+// before any fault is injected, live sampling for abort guards and the live view, and
+// the final range query the analysis (metrics/analysis) reads.
+package metrics
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/experiments"
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+)
+
+// Sample is one value of a series at one time. Value may be NaN or ±Inf as Prometheus
+// returned it; the analysis records those as gaps.
+type Sample struct {
+	Time  time.Time
+	Value float64
+}
+
+// Series is one labelled series a query returned.
+type Series struct {
+	Labels  map[string]string
+	Samples []Sample
+}
+
+// QueryFunc evaluates an instant query at a time: one sample per returned series.
+type QueryFunc func(ctx context.Context, query string, at time.Time) ([]Series, error)
+
+// RangeQueryFunc evaluates a query over [start, end] at step resolution.
+type RangeQueryFunc func(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]Series, error)
+
+// DefaultTimeout bounds one query when the experiment sets no timeout.
+const DefaultTimeout = 10 * time.Second
+
+// Client talks to one Prometheus server as an experiment's prometheus block says.
+type Client struct {
+	api      v1.API
+	http     *http.Client
+	base     *url.URL
+	timeout  time.Duration
+	warnings []string
+}
+
+// NewClient builds a client from the experiment's prometheus block. Secrets are read
+// from the files and environment variables the block names now, so that a missing file
+// fails before the run; they never appear in errors. getenv is os.Getenv in production.
+func NewClient(cfg *experiments.Prometheus, getenv func(string) string) (*Client, error) {
+	if cfg == nil {
+		return nil, errors.New("no prometheus block: add one with the url of the server that scrapes the targets")
+	}
+	base, err := url.Parse(cfg.URL)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("prometheus url %q is not an http(s) URL such as http://127.0.0.1:9090", redactURL(cfg.URL))
+	}
+	c := &Client{base: base, timeout: cfg.Timeout}
+	if c.timeout <= 0 {
+		c.timeout = DefaultTimeout
+	}
+
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil // Prometheus is reached directly; a proxy in the environment would see our credentials
+	if cfg.TLS != nil || base.Scheme == "https" {
+		tc, warn, err := tlsConfig(cfg.TLS)
+		if err != nil {
+			return nil, err
+		}
+		if warn != "" {
+			c.warnings = append(c.warnings, warn)
+		}
+		tr.TLSClientConfig = tc
+	}
+
+	auth := &authTransport{next: tr, headers: map[string]string{}}
+	for k, v := range cfg.Headers {
+		auth.headers[http.CanonicalHeaderKey(k)] = v
+	}
+	switch {
+	case cfg.BearerTokenFile != "":
+		tok, err := readSecretFile(cfg.BearerTokenFile, "bearer_token_file")
+		if err != nil {
+			return nil, err
+		}
+		auth.headers["Authorization"] = "Bearer " + tok
+	case cfg.BearerTokenEnv != "":
+		if getenv == nil {
+			getenv = os.Getenv
+		}
+		tok := strings.TrimSpace(getenv(cfg.BearerTokenEnv))
+		if tok == "" {
+			return nil, fmt.Errorf("prometheus bearer token: environment variable %s is empty or unset: export it before the run", cfg.BearerTokenEnv)
+		}
+		auth.headers["Authorization"] = "Bearer " + tok
+	}
+	if ba := cfg.BasicAuth; ba != nil {
+		pw := ""
+		if ba.PasswordFile != "" {
+			if pw, err = readSecretFile(ba.PasswordFile, "basic_auth password_file"); err != nil {
+				return nil, err
+			}
+		}
+		auth.basicUser, auth.basicPass, auth.basic = ba.Username, pw, true
+	}
+	c.http = &http.Client{Transport: auth, Timeout: c.timeout}
+	cl, err := api.NewClient(api.Config{Address: base.String(), Client: c.http})
+	if err != nil {
+		return nil, fmt.Errorf("prometheus client for %s: %w", redactURL(cfg.URL), err)
+	}
+	c.api = v1.NewAPI(cl)
+	return c, nil
+}
+
+// Warnings returns what a reader of the report should know about the connection, such
+// as disabled TLS verification.
+func (c *Client) Warnings() []string { return append([]string(nil), c.warnings...) }
+
+// URL is the server's address without credentials.
+func (c *Client) URL() string { return redactURL(c.base.String()) }
+
+// Query evaluates an instant query. It is a QueryFunc.
+func (c *Client) Query(ctx context.Context, query string, at time.Time) ([]Series, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	v, _, _, err := c.api.Query(ctx, query, at, v1.WithTimeout(c.timeout))
+	if err != nil {
+		return nil, c.explain(err)
+	}
+	return fromValue(v)
+}
+
+// RangeQuery evaluates a query over [start, end] at step resolution. It is a RangeQueryFunc.
+func (c *Client) RangeQuery(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]Series, error) {
+	if step <= 0 {
+		return nil, fmt.Errorf("range query step must be positive, got %s", step)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	v, _, _, err := c.api.QueryRange(ctx, query, v1.Range{Start: start, End: end, Step: step}, v1.WithTimeout(c.timeout))
+	if err != nil {
+		return nil, c.explain(err)
+	}
+	return fromValue(v)
+}
+
+// explain turns a client error into one that says what to do, without secrets.
+func (c *Client) explain(err error) error {
+	var apiErr *v1.Error
+	if errors.As(err, &apiErr) {
+		switch {
+		case strings.Contains(apiErr.Msg, "401"), strings.Contains(apiErr.Msg, "403"):
+			return fmt.Errorf("prometheus at %s refused the credentials (%s): check bearer_token_file, bearer_token_env or basic_auth: %w", c.URL(), apiErr.Msg, err)
+		case apiErr.Type == v1.ErrBadData:
+			return fmt.Errorf("prometheus rejected the query: %s: %w", apiErr.Msg, err)
+		}
+		return fmt.Errorf("prometheus at %s: %w", c.URL(), err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("prometheus at %s did not answer within %s: raise the prometheus block's timeout or check the server's load: %w", c.URL(), c.timeout, err)
+	}
+	return fmt.Errorf("prometheus at %s is unreachable: check the url and that the server runs: %w", c.URL(), err)
+}
+
+func fromValue(v model.Value) ([]Series, error) {
+	switch v := v.(type) {
+	case model.Vector:
+		out := make([]Series, 0, len(v))
+		for _, s := range v {
+			out = append(out, Series{
+				Labels:  labelMap(s.Metric),
+				Samples: []Sample{{Time: s.Timestamp.Time().UTC(), Value: float64(s.Value)}},
+			})
+		}
+		sortSeries(out)
+		return out, nil
+	case model.Matrix:
+		out := make([]Series, 0, len(v))
+		for _, s := range v {
+			ser := Series{Labels: labelMap(s.Metric), Samples: make([]Sample, 0, len(s.Values))}
+			for _, p := range s.Values {
+				ser.Samples = append(ser.Samples, Sample{Time: p.Timestamp.Time().UTC(), Value: float64(p.Value)})
+			}
+			out = append(out, ser)
+		}
+		sortSeries(out)
+		return out, nil
+	case *model.Scalar:
+		return []Series{{Labels: map[string]string{}, Samples: []Sample{{Time: v.Timestamp.Time().UTC(), Value: float64(v.Value)}}}}, nil
+	case nil:
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("query returned a %s; faultline reads numbers only: make the query return an instant vector or a scalar", v.Type())
+	}
+}
+
+func labelMap(m model.Metric) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[string(k)] = string(v)
+	}
+	return out
+}
+
+// LabelString renders labels as {a="b", c="d"} in name order, the identity of a series.
+func LabelString(labels map[string]string) string {
+	names := make([]string, 0, len(labels))
+	for k := range labels {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, k := range names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s=%q", k, labels[k])
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+func sortSeries(s []Series) {
+	sort.SliceStable(s, func(i, j int) bool { return LabelString(s[i].Labels) < LabelString(s[j].Labels) })
+}
+
+// finite reports whether v is a usable sample value.
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+type authTransport struct {
+	next                 http.RoundTripper
+	headers              map[string]string
+	basic                bool
+	basicUser, basicPass string
+}
+
+func (a *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	for k, v := range a.headers {
+		req.Header.Set(k, v)
+	}
+	if a.basic {
+		req.SetBasicAuth(a.basicUser, a.basicPass)
+	}
+	return a.next.RoundTrip(req)
+}
+
+func tlsConfig(t *experiments.TLS) (*tls.Config, string, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if t == nil {
+		return tc, "", nil
+	}
+	tc.ServerName = t.ServerName
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, "", fmt.Errorf("prometheus tls ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, "", fmt.Errorf("prometheus tls ca_file %s holds no PEM certificate", t.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		return nil, "", errors.New("prometheus tls: cert_file and key_file go together: set both or neither")
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			// The key's content never reaches the message: LoadX509KeyPair names only the failure.
+			return nil, "", fmt.Errorf("prometheus tls client certificate %s: %w", t.CertFile, err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	warn := ""
+	if t.InsecureSkipVerify {
+		tc.InsecureSkipVerify = true
+		warn = "TLS certificate verification of the Prometheus server is disabled (insecure_skip_verify): anyone on the path can read and change the metrics"
+	}
+	return tc, warn, nil
+}
+
+func readSecretFile(path, what string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("prometheus %s: %w", what, err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("prometheus %s %s is empty", what, path)
+	}
+	return s, nil
+}
+
+// redactURL hides a password written into a URL.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,232 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/faultline/faultline/experiments"
+	"github.com/faultline/faultline/report"
+)
+
+// Gap reasons.
+const (
+	GapEmpty   = "empty result"
+	GapTimeout = "timeout"
+	GapNaN     = "not a number"
+	GapMissing = "no value at this step"
+)
+
+// Observation is what one instant query of one metric gave at one time.
+type Observation struct {
+	Metric string
+	At     time.Time
+	// Series holds every returned series with its one sample.
+	Series []Series
+	// Gap says why nothing usable came back ("empty result", "timeout", "error: ...");
+	// empty when Series holds data.
+	Gap string
+}
+
+// Sampler takes one instant query per metric at a given time. It never fails: an empty
+// result, a timeout or an error is an Observation with a Gap.
+type Sampler struct {
+	query   QueryFunc
+	metrics []*experiments.Metric
+}
+
+// NewSampler samples ms with query (Client.Query in production).
+func NewSampler(query QueryFunc, ms []*experiments.Metric) *Sampler {
+	return &Sampler{query: query, metrics: ms}
+}
+
+// Sample queries every metric at once and returns one Observation per metric, in the
+// order of the metrics.
+func (s *Sampler) Sample(ctx context.Context, at time.Time) []Observation {
+	out := make([]Observation, len(s.metrics))
+	var wg sync.WaitGroup
+	for i, m := range s.metrics {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = s.one(ctx, m, at)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func (s *Sampler) one(ctx context.Context, m *experiments.Metric, at time.Time) Observation {
+	obs := Observation{Metric: m.Name, At: at}
+	series, err := s.query(ctx, m.Query, at)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		obs.Gap = GapTimeout
+	case err != nil:
+		obs.Gap = "error: " + err.Error()
+	case len(series) == 0:
+		obs.Gap = GapEmpty
+	default:
+		obs.Series = series
+	}
+	return obs
+}
+
+// Recorder accumulates live observations into the Result's shape: series by label set,
+// non-finite values and failed samples as gaps. It is safe for concurrent use.
+type Recorder struct {
+	mu      sync.Mutex
+	step    time.Duration
+	metrics []*experiments.Metric
+	byName  map[string]*recorded
+}
+
+type recorded struct {
+	gaps   []report.Gap
+	series map[string]*report.Series
+	order  []string
+}
+
+// NewRecorder records observations of ms taken every step.
+func NewRecorder(ms []*experiments.Metric, step time.Duration) *Recorder {
+	r := &Recorder{step: step, metrics: ms, byName: map[string]*recorded{}}
+	for _, m := range ms {
+		r.byName[m.Name] = &recorded{series: map[string]*report.Series{}}
+	}
+	return r
+}
+
+// Add records observations.
+func (r *Recorder) Add(obs ...Observation) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, o := range obs {
+		rec := r.byName[o.Metric]
+		if rec == nil {
+			continue
+		}
+		if o.Gap != "" {
+			rec.gaps = addGap(rec.gaps, o.At, o.At.Add(r.step), o.Gap)
+			continue
+		}
+		for _, s := range o.Series {
+			key := LabelString(s.Labels)
+			ser := rec.series[key]
+			if ser == nil {
+				ser = &report.Series{Labels: s.Labels}
+				rec.series[key] = ser
+				rec.order = append(rec.order, key)
+			}
+			for _, p := range s.Samples {
+				if finite(p.Value) {
+					ser.Samples = append(ser.Samples, report.Sample{Time: p.Time, Value: p.Value})
+				} else {
+					ser.Gaps = addGap(ser.Gaps, p.Time, p.Time.Add(r.step), GapNaN)
+				}
+			}
+		}
+	}
+}
+
+// Series returns a copy of what was recorded for one metric, for abort guards and the
+// live view.
+func (r *Recorder) Series(metric string) []report.Series {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec := r.byName[metric]
+	if rec == nil {
+		return nil
+	}
+	out := make([]report.Series, 0, len(rec.order))
+	for _, k := range rec.order {
+		s := *rec.series[k]
+		s.Samples = append([]report.Sample(nil), s.Samples...)
+		s.Gaps = append([]report.Gap(nil), s.Gaps...)
+		out = append(out, s)
+	}
+	return out
+}
+
+// Metrics returns everything recorded in the Result's shape, in metric order. The
+// runner uses it when the final range query is not possible (Prometheus lost).
+func (r *Recorder) Metrics() []report.Metric {
+	out := make([]report.Metric, 0, len(r.metrics))
+	for _, m := range r.metrics {
+		rm := metricHeader(m)
+		rm.Series = r.Series(m.Name)
+		r.mu.Lock()
+		rm.Gaps = append([]report.Gap(nil), r.byName[m.Name].gaps...)
+		r.mu.Unlock()
+		out = append(out, rm)
+	}
+	return out
+}
+
+// Collect runs the final range query of every metric over [start, end] at step and
+// returns the metrics in the Result's shape. Steps without a value become gaps. A
+// failing query is a gap over the whole run and an error in the returned list; the
+// other metrics are still collected.
+func Collect(ctx context.Context, query RangeQueryFunc, ms []*experiments.Metric, start, end time.Time, step time.Duration) ([]report.Metric, []error) {
+	out := make([]report.Metric, 0, len(ms))
+	var errs []error
+	for _, m := range ms {
+		series, err := query(ctx, m.Query, start, end, step)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("range query of metric %q: %w", m.Name, err))
+			rm := metricHeader(m)
+			rm.Gaps = []report.Gap{{Start: start, End: end, Reason: "error: " + err.Error()}}
+			out = append(out, rm)
+			continue
+		}
+		out = append(out, FromRange(m, series, start, end, step))
+	}
+	return out, errs
+}
+
+// FromRange converts a range query's result into the Result's shape: non-finite values
+// and missing steps become gaps; a query that returned nothing is one gap over the run.
+func FromRange(m *experiments.Metric, series []Series, start, end time.Time, step time.Duration) report.Metric {
+	rm := metricHeader(m)
+	if len(series) == 0 {
+		rm.Gaps = []report.Gap{{Start: start, End: end, Reason: GapEmpty}}
+		return rm
+	}
+	for _, s := range series {
+		rs := report.Series{Labels: s.Labels, Samples: make([]report.Sample, 0, len(s.Samples))}
+		byStep := map[int64]float64{}
+		for _, p := range s.Samples {
+			byStep[p.Time.UnixMilli()] = p.Value
+		}
+		for t := start; !t.After(end); t = t.Add(step) {
+			v, ok := byStep[t.UnixMilli()]
+			switch {
+			case !ok:
+				rs.Gaps = addGap(rs.Gaps, t, t.Add(step), GapMissing)
+			case !finite(v):
+				rs.Gaps = addGap(rs.Gaps, t, t.Add(step), GapNaN)
+			default:
+				rs.Samples = append(rs.Samples, report.Sample{Time: t.UTC(), Value: v})
+			}
+		}
+		rm.Series = append(rm.Series, rs)
+	}
+	return rm
+}
+
+func metricHeader(m *experiments.Metric) report.Metric {
+	return report.Metric{Name: m.Name, Query: m.Query, Unit: m.Unit, Description: m.Description}
+}
+
+// addGap appends [start, end) to gaps, merging it into the last gap when they touch and
+// have the same reason.
+func addGap(gaps []report.Gap, start, end time.Time, reason string) []report.Gap {
+	if n := len(gaps); n > 0 && gaps[n-1].Reason == reason && !start.After(gaps[n-1].End) {
+		if end.After(gaps[n-1].End) {
+			gaps[n-1].End = end
+		}
+		return gaps
+	}
+	return append(gaps, report.Gap{Start: start.UTC(), End: end.UTC(), Reason: reason})
+}
