@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -151,6 +152,13 @@ func NewFromConfig(cfg Config) (*client.Client, error) {
 		client.WithHTTPClient(&http.Client{Transport: tr, CheckRedirect: client.CheckRedirect}),
 		client.WithHost(cfg.Host),
 	}
+	// The client guesses the scheme from the transport it was given, and guesses wrong
+	// for a transport of our own: say it.
+	if cfg.CertPath != "" {
+		opts = append(opts, client.WithScheme("https"))
+	} else {
+		opts = append(opts, client.WithScheme("http"))
+	}
 	if cfg.CertPath != "" && cfg.TLSVerify {
 		opts = append(opts, client.WithTLSClientConfig(
 			filepath.Join(cfg.CertPath, "ca.pem"), filepath.Join(cfg.CertPath, "cert.pem"), filepath.Join(cfg.CertPath, "key.pem")))
@@ -182,10 +190,25 @@ func Preflight(ctx context.Context, cli Pinger) error {
 	return explain(cli.DaemonHost(), err)
 }
 
+// dialCause learns why a unix socket refuses us: the client's own error hides the errno.
+func dialCause(socket string) error {
+	conn, err := net.DialTimeout("unix", socket, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	_ = conn.Close()
+	return nil
+}
+
 func explain(host string, err error) error {
 	socket := ""
 	if u, perr := url.Parse(host); perr == nil && u.Scheme == "unix" {
 		socket = u.Path
+	}
+	if socket != "" && client.IsErrConnectionFailed(err) {
+		if cause := dialCause(socket); cause != nil {
+			err = fmt.Errorf("%w (%w)", err, cause)
+		}
 	}
 	switch {
 	case socket != "" && errors.Is(err, syscall.ENOENT), socket != "" && isMissing(socket):
