@@ -1,0 +1,287 @@
+package analysis
+
+import (
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/experiments"
+	"github.com/faultline/faultline/report"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func at(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+
+// stepTimeline: baseline [0,60s), fault [60s,120s), recovery [120s,180s].
+var stepTimeline = report.Timeline{BaselineStart: at(0), FaultStart: at(60), FaultEnd: at(120), RecoveryEnd: at(180)}
+
+// stepSeries is a latency that sits at 0.1 (±0.002) and steps to 0.6 from 70s to 130s:
+// impact 10s after the fault start, back 15s after its end (at 135s).
+func stepSeries() report.Series {
+	s := report.Series{Labels: map[string]string{"job": "shop"}}
+	for k := 0; k <= 36; k++ {
+		sec := 5 * k
+		v := 0.1 + 0.002*float64(k%2*2-1)
+		if sec >= 70 && sec <= 130 {
+			v = 0.6
+		}
+		s.Samples = append(s.Samples, report.Sample{Time: at(sec), Value: v})
+	}
+	return s
+}
+
+func TestAnalyzeFindsTheStep(t *testing.T) {
+	t.Parallel()
+	m := &experiments.Metric{Name: "latency", Query: "q"}
+	out := Analyze(Input{
+		Metrics:  []*experiments.Metric{m},
+		Timeline: stepTimeline,
+		Observed: []report.Metric{{Name: "latency", Query: "q", Series: []report.Series{stepSeries()}}},
+	})
+	if len(out.Metrics) != 1 || len(out.Metrics[0].Series) != 1 {
+		t.Fatalf("want one metric with one series, got %+v", out.Metrics)
+	}
+	s := out.Metrics[0].Series[0]
+	if len(s.Phases) != 3 {
+		t.Fatalf("want stats for 3 phases, got %+v", s.Phases)
+	}
+	wantCounts := map[string]int{"baseline": 12, "fault": 12, "recovery": 13}
+	for _, ph := range s.Phases {
+		if ph.Count != wantCounts[ph.Phase] {
+			t.Errorf("phase %s count %d, want %d", ph.Phase, ph.Count, wantCounts[ph.Phase])
+		}
+	}
+	if b := s.Phases[0]; !near(b.Mean, 0.1, 1e-12) || !near(b.Max, 0.102, 1e-12) || !near(b.Min, 0.098, 1e-12) {
+		t.Errorf("baseline stats %+v, want mean 0.1 min 0.098 max 0.102", b.Stats)
+	}
+	if s.Band == nil || !near(s.Band.Low, 0.09, 1e-9) || !near(s.Band.High, 0.11, 1e-9) {
+		t.Errorf("band %+v, want [0.09, 0.11] (tolerance 10%% of 0.1 beats 3 stddev)", s.Band)
+	}
+	if s.TimeToImpactSeconds == nil || *s.TimeToImpactSeconds != 10 || !s.ImpactAt.Equal(at(70)) {
+		t.Errorf("time to impact %v at %v, want 10s at %v", s.TimeToImpactSeconds, s.ImpactAt, at(70))
+	}
+	if !s.Recovered || s.TimeToRecoverSeconds == nil || *s.TimeToRecoverSeconds != 15 || !s.RecoveredAt.Equal(at(135)) {
+		t.Errorf("recovered %v after %v at %v, want 15s at %v", s.Recovered, s.TimeToRecoverSeconds, s.RecoveredAt, at(135))
+	}
+	imp := s.Impact
+	if imp == nil {
+		t.Fatal("no impact")
+	}
+	// Fault phase: 60s (0.098) and 65s (0.102) at the baseline level, ten at 0.6.
+	if !near(imp.FaultMean, (0.102+0.098+6.0)/12, 1e-12) || !near(imp.Absolute, imp.FaultMean-imp.BaselineMean, 1e-12) {
+		t.Errorf("impact means %+v", imp)
+	}
+	if imp.Relative == nil || !near(*imp.Relative, imp.Absolute/0.1, 1e-9) {
+		t.Errorf("relative impact %v, want absolute/0.1", imp.Relative)
+	}
+	if !imp.Significant || imp.PValue >= 0.001 || imp.Method != "normal" {
+		t.Errorf("a step of 5x should be highly significant: %+v", imp)
+	}
+}
+
+func TestAnalyzeNeverRecovered(t *testing.T) {
+	t.Parallel()
+	s := stepSeries()
+	for i := range s.Samples {
+		if !s.Samples[i].Time.Before(at(70)) {
+			s.Samples[i].Value = 0.6
+		}
+	}
+	out := Analyze(Input{
+		Metrics:  []*experiments.Metric{{Name: "latency"}},
+		Timeline: stepTimeline,
+		Observed: []report.Metric{{Name: "latency", Series: []report.Series{s}}},
+	})
+	got := out.Metrics[0].Series[0]
+	if got.Recovered || got.TimeToRecoverSeconds != nil || got.RecoveredAt != nil {
+		t.Errorf("want did not recover, got recovered=%v after %v", got.Recovered, got.TimeToRecoverSeconds)
+	}
+}
+
+func TestAnalyzeSteadySeriesHasNoImpact(t *testing.T) {
+	t.Parallel()
+	s := report.Series{Labels: map[string]string{}}
+	for k := 0; k <= 36; k++ {
+		s.Samples = append(s.Samples, report.Sample{Time: at(5 * k), Value: 1 + 0.01*float64(k%3)})
+	}
+	out := Analyze(Input{
+		Metrics:  []*experiments.Metric{{Name: "m"}},
+		Timeline: stepTimeline,
+		Observed: []report.Metric{{Name: "m", Series: []report.Series{s}}},
+	})
+	got := out.Metrics[0].Series[0]
+	if got.ImpactAt != nil {
+		t.Errorf("steady series impacted at %v", got.ImpactAt)
+	}
+	if !got.Recovered || *got.TimeToRecoverSeconds != 0 {
+		t.Errorf("steady series should count as in the band at once: %v %v", got.Recovered, got.TimeToRecoverSeconds)
+	}
+	if got.Impact.Significant {
+		t.Errorf("steady series impact should not be significant: %+v", got.Impact)
+	}
+}
+
+func f(v float64) *float64 { return &v }
+
+func TestEvaluateCheck(t *testing.T) {
+	t.Parallel()
+	analysed := Analyze(Input{
+		Metrics:  []*experiments.Metric{{Name: "latency"}},
+		Timeline: stepTimeline,
+		Observed: []report.Metric{{Name: "latency", Series: []report.Series{stepSeries()}}},
+	}).Metrics[0]
+	fault, recovery := experiments.PhaseFault, experiments.PhaseRecovery
+	tests := []struct {
+		name           string
+		check          experiments.Check
+		metric         report.Metric
+		wantVerdict    string
+		wantEvaluated  int
+		wantViolations int
+		wantFirst      time.Time // time of the first evidence
+		wantRecovered  *float64
+	}{
+		{"below fails on every slow sample", experiments.Check{Below: f(0.5)}, analysed, report.VerdictFail, 25, 13, at(70), nil},
+		{"recover_within exempts the grace and passes the recovery", experiments.Check{Below: f(0.5), RecoverWithin: 30 * time.Second},
+			analysed, report.VerdictFail, 20, 10, at(70), f(15)},
+		{"recover_within too short", experiments.Check{Below: f(0.5), RecoverWithin: 10 * time.Second, During: []string{recovery}},
+			analysed, report.VerdictFail, 12, 2, at(130), f(15)},
+		{"p95 below a higher bound passes", experiments.Check{Below: f(0.7), Aggregate: "p95", During: []string{fault}},
+			analysed, report.VerdictPass, 1, 0, at(115), nil},
+		{"mean within during baseline", experiments.Check{Within: &[2]float64{0.05, 0.2}, Aggregate: "mean", During: []string{experiments.PhaseBaseline}},
+			analysed, report.VerdictPass, 1, 0, at(55), nil},
+		{"max_change 50% breaks in the fault", experiments.Check{MaxChange: f(0.5), During: []string{fault}},
+			analysed, report.VerdictFail, 12, 10, at(70), nil},
+		{"max_change on the recovery median holds", experiments.Check{MaxChange: f(0.5), Aggregate: "p50", During: []string{recovery}},
+			analysed, report.VerdictPass, 1, 0, at(180), nil},
+		{"above breaks before the step", experiments.Check{Above: f(0.2), During: []string{fault}},
+			analysed, report.VerdictFail, 12, 2, at(60), nil},
+		{"no series is no data", experiments.Check{Below: f(1)}, report.Metric{Name: "latency"}, report.VerdictNoData, 0, 0, time.Time{}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := tt.check
+			c.Name, c.Metric = "c", "latency"
+			got := EvaluateCheck(&c, tt.metric, stepTimeline)
+			if got.Verdict != tt.wantVerdict || got.Evaluated != tt.wantEvaluated || got.Violations != tt.wantViolations {
+				t.Fatalf("verdict %s, %d of %d values violating (%s); want %s, %d of %d\nevidence: %+v",
+					got.Verdict, got.Violations, got.Evaluated, got.Reason, tt.wantVerdict, tt.wantViolations, tt.wantEvaluated, got.Evidence)
+			}
+			if got.Passed != (tt.wantVerdict == report.VerdictPass) {
+				t.Errorf("passed %v with verdict %s", got.Passed, got.Verdict)
+			}
+			if !tt.wantFirst.IsZero() && (len(got.Evidence) == 0 || !got.Evidence[0].Time.Equal(tt.wantFirst)) {
+				t.Errorf("first evidence %+v, want at %v", got.Evidence, tt.wantFirst)
+			}
+			if (tt.wantRecovered == nil) != (got.RecoveredAfterSeconds == nil) ||
+				(tt.wantRecovered != nil && *tt.wantRecovered != *got.RecoveredAfterSeconds) {
+				t.Errorf("recovered after %v, want %v", got.RecoveredAfterSeconds, tt.wantRecovered)
+			}
+			wantCredit := 0.0
+			switch got.Verdict {
+			case report.VerdictPass:
+				wantCredit = 1
+			case report.VerdictFail:
+				wantCredit = 0.5 * float64(got.Evaluated-got.Violations) / float64(got.Evaluated)
+			}
+			if !near(got.Credit, wantCredit, 1e-12) {
+				t.Errorf("credit %v, want %v", got.Credit, wantCredit)
+			}
+			if got.Condition == "" || got.Reason == "" {
+				t.Errorf("condition %q and reason %q must say something", got.Condition, got.Reason)
+			}
+		})
+	}
+}
+
+func TestEvaluateCheckBoundsOfMaxChange(t *testing.T) {
+	t.Parallel()
+	analysed := Analyze(Input{
+		Metrics:  []*experiments.Metric{{Name: "latency"}},
+		Timeline: stepTimeline,
+		Observed: []report.Metric{{Name: "latency", Series: []report.Series{stepSeries()}}},
+	}).Metrics[0]
+	got := EvaluateCheck(&experiments.Check{Name: "c", Metric: "latency", MaxChange: f(0.5)}, analysed, stepTimeline)
+	if got.Low == nil || got.High == nil || !near(*got.Low, 0.05, 1e-9) || !near(*got.High, 0.15, 1e-9) {
+		t.Errorf("max_change 50%% of a 0.1 baseline: bounds %v..%v, want 0.05..0.15", got.Low, got.High)
+	}
+}
+
+func TestScoreOf(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		checks []report.CheckResult
+		want   float64
+		passed int
+	}{
+		{"no checks", nil, 100, 0},
+		{"all pass", []report.CheckResult{{Passed: true, Credit: 1}, {Passed: true, Credit: 1}}, 100, 2},
+		{"one of two fails completely", []report.CheckResult{{Passed: true, Credit: 1}, {Credit: 0}}, 50, 1},
+		{"partial credit", []report.CheckResult{{Passed: true, Credit: 1}, {Credit: 0.25}, {Credit: 0}}, 41.7, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := ScoreOf(tt.checks)
+			if got.Value != tt.want || got.Passed != tt.passed || got.Total != len(tt.checks) || got.Formula != ScoreFormula {
+				t.Errorf("ScoreOf = %+v, want value %v passed %d", got, tt.want, tt.passed)
+			}
+		})
+	}
+}
+
+func TestAbortTripped(t *testing.T) {
+	t.Parallel()
+	series := func(vals ...float64) []report.Series {
+		s := report.Series{Labels: map[string]string{"job": "shop"}}
+		for i, v := range vals {
+			s.Samples = append(s.Samples, report.Sample{Time: at(5 * i), Value: v})
+		}
+		return []report.Series{s}
+	}
+	above := &experiments.Abort{Name: "a", Metric: "m", Above: f(0.5), For: 15 * time.Second}
+	below := &experiments.Abort{Name: "b", Metric: "m", Below: f(10), For: 0}
+	tests := []struct {
+		name      string
+		abort     *experiments.Abort
+		series    []report.Series
+		want      bool
+		wantSince time.Time
+	}{
+		{"beyond long enough", above, series(0.1, 0.6, 0.7, 0.6, 0.9), true, at(5)},
+		{"beyond, not yet long enough", above, series(0.1, 0.1, 0.6, 0.7, 0.6), false, time.Time{}},
+		{"interrupted stretch starts again", above, series(0.6, 0.6, 0.6, 0.1, 0.6, 0.6), false, time.Time{}},
+		{"back under the bound", above, series(0.6, 0.6, 0.6, 0.6, 0.4), false, time.Time{}},
+		{"equal to the bound is not beyond", above, series(0.5, 0.5, 0.5, 0.5, 0.5), false, time.Time{}},
+		{"below with for 0 trips at once", below, series(20, 20, 3), true, at(10)},
+		{"no samples", above, nil, false, time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, since, id := AbortTripped(tt.abort, tt.series)
+			if got != tt.want || !since.Equal(tt.wantSince) {
+				t.Errorf("AbortTripped = %v since %v, want %v since %v", got, since, tt.want, tt.wantSince)
+			}
+			if got && id != `{job="shop"}` {
+				t.Errorf("series id %q", id)
+			}
+		})
+	}
+}
+
+func TestPhaseOf(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		t    time.Time
+		want string
+	}{
+		{at(-1), ""}, {at(0), "baseline"}, {at(59), "baseline"}, {at(60), "fault"}, {at(119), "fault"}, {at(120), "recovery"}, {at(500), "recovery"},
+	} {
+		if got := PhaseOf(stepTimeline, tt.t); got != tt.want {
+			t.Errorf("PhaseOf(%v) = %q, want %q", tt.t.Sub(t0), got, tt.want)
+		}
+	}
+}
