@@ -1,0 +1,79 @@
+package experiments
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// validateExperiment checks what no single block can: how blocks fit together and
+// into the timeline. It runs on whatever decoded, so it never assumes a block is whole.
+func validateExperiment(exp *Experiment, byType map[string][]*hcl.Block, file *hcl.File) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if len(byType["fault"]) == 0 {
+		diags = append(diags, rangeError(exp.declOr(file), "No fault",
+			"An experiment needs at least one fault \"KIND\" \"NAME\" { ... } block; run 'faultline faults' to see the kinds."))
+	}
+	if len(byType["metric"]) > 0 && len(byType["prometheus"]) == 0 {
+		diags = append(diags, rangeError(byType["metric"][0].DefRange, "Missing prometheus block",
+			"Metrics are queried from Prometheus: add a prometheus { url = \"http://127.0.0.1:9090\" } block."))
+	}
+	if exp.Baseline > 0 && exp.Step > exp.Baseline {
+		diags = append(diags, rangeError(exp.declOr(file), "Step longer than the baseline",
+			fmt.Sprintf("step is %s but the baseline lasts %s, so the baseline would hold no sample; shorten step or lengthen baseline.", exp.Step, exp.Baseline)))
+	}
+	if exp.Baseline == 0 {
+		for _, c := range exp.Checks {
+			if c.MaxChange != nil {
+				diags = append(diags, rangeError(c.DeclRange, "max_change without a baseline",
+					"max_change compares against the baseline mean, but the experiment's baseline is 0s; set baseline, such as \"60s\"."))
+			}
+			if contains(c.During, PhaseBaseline) {
+				diags = append(diags, rangeError(c.DeclRange, "Check during an empty baseline",
+					"The check looks at the baseline phase, but the experiment's baseline is 0s."))
+			}
+		}
+	}
+
+	used := map[string]bool{}
+	for _, f := range exp.Faults {
+		used[f.Target] = true
+		for _, d := range f.Params.Destinations("to") {
+			used[d.Target] = true
+		}
+	}
+	for _, t := range exp.Targets {
+		if !used[t.Name] {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagWarning,
+				Summary:  "Unused target",
+				Detail:   fmt.Sprintf("No fault refers to target.%s; remove it or add a fault for it.", t.Name),
+				Subject:  t.DeclRange.Ptr(),
+			})
+		}
+		if exp.MaxTargets > 0 && t.Pick == PickCount && t.Count > exp.MaxTargets {
+			diags = append(diags, rangeError(t.DeclRange, "Pick larger than max_targets",
+				fmt.Sprintf("target.%s picks %d containers but the experiment's max_targets is %d; lower pick or raise max_targets.", t.Name, t.Count, exp.MaxTargets)))
+		}
+	}
+
+	if diags.HasErrors() || len(exp.Faults) == 0 {
+		return diags
+	}
+	plan := NewPlan(exp)
+	harm := plan.Total - plan.FaultStart
+	for _, a := range exp.Aborts {
+		if a.For > harm {
+			diags = append(diags, rangeError(a.DeclRange, "Abort guard that cannot fire",
+				fmt.Sprintf("for is %s, but the run lasts only %s from the first fault to its end, so this guard could never fire; shorten for.", a.For, harm)))
+		}
+	}
+	return diags
+}
+
+func (e *Experiment) declOr(file *hcl.File) hcl.Range {
+	if e.DeclRange.Filename != "" {
+		return e.DeclRange
+	}
+	return file.Body.MissingItemRange()
+}
