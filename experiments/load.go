@@ -171,7 +171,7 @@ func functions() map[string]function.Function {
 			"zipmap": stdlib.ZipmapFunc, "index": stdlib.IndexFunc,
 			"jsonencode": stdlib.JSONEncodeFunc, "jsondecode": stdlib.JSONDecodeFunc,
 			"csvdecode": stdlib.CSVDecodeFunc, "formatdate": stdlib.FormatDateFunc,
-			"timeadd": stdlib.TimeAddFunc,
+			"timeadd":  stdlib.TimeAddFunc,
 			"tostring": stdlib.MakeToFunc(cty.String), "tonumber": stdlib.MakeToFunc(cty.Number),
 			"tobool": stdlib.MakeToFunc(cty.Bool),
 			"tolist": stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
