@@ -1,0 +1,98 @@
+package targets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/faultline/faultline/experiments"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+)
+
+// countingLister serves a fixed listing and counts the inspections, to check what
+// Resolve asks the engine for; the real behaviour is tested against Docker beside it.
+type countingLister struct {
+	items     []container.Summary
+	mu        sync.Mutex
+	inspected []string
+	filters   client.Filters
+}
+
+func (l *countingLister) ContainerList(_ context.Context, o client.ContainerListOptions) (client.ContainerListResult, error) {
+	l.filters = o.Filters
+	return client.ContainerListResult{Items: l.items}, nil
+}
+
+func (l *countingLister) ContainerInspect(_ context.Context, id string, _ client.ContainerInspectOptions) (client.ContainerInspectResult, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.inspected = append(l.inspected, id)
+	return client.ContainerInspectResult{Container: container.InspectResponse{ID: id, Name: "/" + id, State: &container.State{Status: "running"}}}, nil
+}
+
+func tenContainers() []container.Summary {
+	var items []container.Summary
+	for i := range 10 {
+		items = append(items, container.Summary{ID: fmt.Sprintf("c%02d", i), Names: []string{fmt.Sprintf("/c%02d", i)}})
+	}
+	return items
+}
+
+func TestResolveInspectsOnlyThePicked(t *testing.T) {
+	t.Parallel()
+	l := &countingLister{items: tenContainers()}
+	tg := &experiments.Target{Name: "t", Labels: map[string]string{"app": "x"}, ComposeService: "svc", Pick: experiments.PickCount, Count: 3}
+	got, _, err := Resolve(context.Background(), l, &experiments.Experiment{Targets: []*experiments.Target{tg}}, Options{Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got["t"]) != 3 || len(l.inspected) != 3 {
+		t.Errorf("picked %d and inspected %d, want 3 and 3", len(got["t"]), len(l.inspected))
+	}
+	for _, want := range []string{"app=x", ComposeServiceLabel + "=svc"} {
+		if !l.filters["label"][want] {
+			t.Errorf("label filter %q not sent to the engine: %v", want, l.filters)
+		}
+	}
+	if !l.filters["status"]["running"] {
+		t.Errorf("status filter running not sent: %v", l.filters)
+	}
+}
+
+func TestResolveRefusesBeforeInspecting(t *testing.T) {
+	t.Parallel()
+	l := &countingLister{items: tenContainers()}
+	tg := &experiments.Target{Name: "t", Labels: map[string]string{"app": "x"}, Pick: experiments.PickAll}
+	_, _, err := Resolve(context.Background(), l, &experiments.Experiment{Targets: []*experiments.Target{tg}}, Options{MaxTargets: 9})
+	if !errors.Is(err, ErrTooManyTargets) {
+		t.Fatalf("err = %v, want ErrTooManyTargets", err)
+	}
+	if len(l.inspected) != 0 {
+		t.Errorf("inspected %d containers of a refused plan", len(l.inspected))
+	}
+}
+
+func TestImageMatches(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		want, ref, id string
+		match         bool
+	}{
+		{"shop", "shop:latest", "", true},
+		{"shop:latest", "shop", "", true},
+		{"docker.io/library/redis:7", "redis:7", "", true},
+		{"shop:dev", "shop:latest", "", false},
+		{"sha256:0123456789ab", "x", "sha256:0123456789abcdef", true},
+		{"0123456789ab", "x", "sha256:0123456789abcdef", true},
+		{"0123", "x", "sha256:0123456789abcdef", false},
+		{"registry:5000/shop", "registry:5000/shop:latest", "", true},
+	}
+	for _, tt := range tests {
+		if got := imageMatches(tt.want, tt.ref, tt.id); got != tt.match {
+			t.Errorf("imageMatches(%q, %q, %q) = %v, want %v", tt.want, tt.ref, tt.id, got, tt.match)
+		}
+	}
+}
