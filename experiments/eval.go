@@ -234,14 +234,14 @@ func (l *loader) referenceExpr(expr hcl.Expression, attrName, kind string, decla
 
 // suggestion returns ` (did you mean "x"?)` when a known name is close to the given one.
 func suggestion(given string, known []string) string {
-	if s := nearest(given, known); s != "" {
+	if s := Nearest(given, known); s != "" {
 		return fmt.Sprintf(" (did you mean %q?)", s)
 	}
 	return ""
 }
 
 func suggestionOrList(given string, known []string) string {
-	if s := nearest(given, known); s != "" {
+	if s := Nearest(given, known); s != "" {
 		return fmt.Sprintf(" (did you mean %q?)", s)
 	}
 	if len(known) == 0 {
@@ -250,8 +250,9 @@ func suggestionOrList(given string, known []string) string {
 	return " (declared: " + strings.Join(known, ", ") + ")"
 }
 
-// nearest returns the known name closest to given, if it is close enough to be a typo.
-func nearest(given string, known []string) string {
+// Nearest returns the known name closest to given, if it is close enough to be a
+// typo, or "".
+func Nearest(given string, known []string) string {
 	best, bestDist := "", 3
 	for _, k := range known {
 		if d := editDistance(strings.ToLower(given), strings.ToLower(k)); d < bestDist {

@@ -323,11 +323,11 @@ func (l *loader) param(p faults.Param, attr *hcl.Attribute, f *FaultSpec) (any, 
 	}
 	if p.Min != nil && num < *p.Min {
 		return nil, false, append(diags, attrError(attr, "Value out of range",
-			fmt.Sprintf("%s must be at least %s.", p.Name, formatBound(p.Type, *p.Min))))
+			fmt.Sprintf("%s must be at least %s.", p.Name, FormatBound(p.Type, *p.Min))))
 	}
 	if p.Max != nil && num > *p.Max {
 		return nil, false, append(diags, attrError(attr, "Value out of range",
-			fmt.Sprintf("%s must be at most %s.", p.Name, formatBound(p.Type, *p.Max))))
+			fmt.Sprintf("%s must be at most %s.", p.Name, FormatBound(p.Type, *p.Max))))
 	}
 	return out, true, diags
 }

@@ -204,8 +204,8 @@ func parsePort(s string) (uint16, error) {
 	return uint16(n), nil
 }
 
-// formatBound writes a bound of a parameter in the unit the user writes it in.
-func formatBound(t faults.ParamType, v float64) string {
+// FormatBound writes a bound of a parameter in the unit the user writes it in.
+func FormatBound(t faults.ParamType, v float64) string {
 	switch t {
 	case faults.Duration:
 		return (time.Duration(v * float64(time.Second))).String()
