@@ -1,0 +1,149 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/faultline/faultline/faults"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// netlinkTimeout bounds one netlink request, so a wedged namespace cannot hang a revert.
+const netlinkTimeout = 5 * time.Second
+
+// nsID identifies a network namespace: the device and inode of its nsfs file.
+type nsID struct{ Dev, Ino uint64 }
+
+func nsIDOfPath(path string) (nsID, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return nsID{}, err
+	}
+	return nsID{Dev: uint64(st.Dev), Ino: st.Ino}, nil
+}
+
+func nsIDOfFd(fd int) (nsID, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nsID{}, err
+	}
+	return nsID{Dev: uint64(st.Dev), Ino: st.Ino}, nil
+}
+
+func nsPath(pid int) string { return filepath.Join("/proc", strconv.Itoa(pid), "ns", "net") }
+
+// hostNS is the namespace of PID 1: the host's own network.
+func hostNS() (nsID, error) { return nsIDOfPath(nsPath(1)) }
+
+// conn is an open network namespace of one process and a netlink handle inside it.
+type conn struct {
+	pid int
+	id  nsID
+	ns  netns.NsHandle
+	nl  *netlink.Handle
+}
+
+// errNoProcess marks a PID whose process no longer exists.
+var errNoProcess = errors.New("process is gone")
+
+// open enters the network namespace of pid: it keeps the namespace file open (so the
+// namespace outlives a container that stops meanwhile) and opens a NETLINK_ROUTE handle
+// there. Naming the family matters: a handle opened with none also opens XFRM and
+// NETFILTER sockets, which fails where those are unloaded modules.
+func open(pid int) (*conn, error) {
+	if pid <= 0 {
+		return nil, fmt.Errorf("no PID: the container is not running")
+	}
+	ns, err := netns.GetFromPid(pid)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) {
+			return nil, fmt.Errorf("open network namespace of PID %d: %w", pid, errNoProcess)
+		}
+		return nil, fmt.Errorf("open network namespace of PID %d: %w (faultline needs root or CAP_SYS_ADMIN and CAP_NET_ADMIN)", pid, err)
+	}
+	id, err := nsIDOfFd(int(ns))
+	if err != nil {
+		ns.Close()
+		return nil, fmt.Errorf("identify network namespace of PID %d: %w", pid, err)
+	}
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	if err != nil {
+		ns.Close()
+		return nil, fmt.Errorf("open netlink in the network namespace of PID %d: %w", pid, err)
+	}
+	if err := h.SetSocketTimeout(netlinkTimeout); err != nil {
+		h.Close()
+		ns.Close()
+		return nil, fmt.Errorf("set netlink timeout: %w", err)
+	}
+	return &conn{pid: pid, id: id, ns: ns, nl: h}, nil
+}
+
+func (c *conn) close() {
+	if c == nil {
+		return
+	}
+	c.nl.Close()
+	c.ns.Close()
+}
+
+// current reports whether pid still lives in the namespace c holds open. A container
+// that restarted has a new init process and a new namespace.
+func (c *conn) current() bool {
+	id, err := nsIDOfPath(nsPath(c.pid))
+	return err == nil && id.Ino == c.id.Ino
+}
+
+// refuseHost fails when c is the host's own network namespace.
+func (c *conn) refuseHost(name string) error {
+	host, err := hostNS()
+	if err != nil {
+		return fmt.Errorf("identify the host's network namespace (/proc/1/ns/net): %w", err)
+	}
+	if c.id == host {
+		return fmt.Errorf("target %s runs in the host's network namespace (network_mode host?): faultline refuses to impair the host's own network; pick a container with its own network", name)
+	}
+	return nil
+}
+
+// sharers counts processes outside pid's cgroup that live in pid's network namespace:
+// another container joined it (--network container:X) or a host process entered it.
+// It reads procRoot (/proc) once; it is cheap enough to run at Prepare.
+func sharers(procRoot string, pid int, id nsID) int {
+	ownCgroup, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "cgroup"))
+	if err != nil {
+		return 0
+	}
+	entries, err := os.ReadDir(procRoot)
+	if err != nil {
+		return 0
+	}
+	seen := map[string]bool{}
+	for _, e := range entries {
+		other, err := strconv.Atoi(e.Name())
+		if err != nil || other == pid {
+			continue
+		}
+		oid, err := nsIDOfPath(filepath.Join(procRoot, e.Name(), "ns", "net"))
+		if err != nil || oid != id {
+			continue
+		}
+		cg, err := os.ReadFile(filepath.Join(procRoot, e.Name(), "cgroup"))
+		if err != nil || string(cg) == string(ownCgroup) {
+			continue
+		}
+		seen[string(cg)] = true
+	}
+	return len(seen)
+}
+
+// targetRef is the journal's identity of a target: its container and namespace.
+func targetRef(t faults.Target, id nsID) faults.TargetRef {
+	return faults.TargetRef{ID: t.ID, Name: t.Name, PID: t.PID, NetNS: id.Ino}
+}
