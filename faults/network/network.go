@@ -74,14 +74,14 @@ func IsNetworkKind(kind string) bool {
 
 // netemSpec is a validated netem configuration; durations and rates in natural units.
 type netemSpec struct {
-	Latency, Jitter         time.Duration
-	DelayCorr               float64
-	Loss, LossCorr          float64
-	Duplicate, DupCorr      float64
-	Corrupt, CorruptCorr    float64
-	Reorder, ReorderCorr    float64
-	Gap                     int64
-	RateBytes               uint64 // bytes per second, 0 when not limited
+	Latency, Jitter      time.Duration
+	DelayCorr            float64
+	Loss, LossCorr       float64
+	Duplicate, DupCorr   float64
+	Corrupt, CorruptCorr float64
+	Reorder, ReorderCorr float64
+	Gap                  int64
+	RateBytes            uint64 // bytes per second, 0 when not limited
 }
 
 // tbfSpec is a validated tbf configuration; Burst and Limit 0 mean "derive at Prepare".
