@@ -1,0 +1,407 @@
+package metrics_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/experiments"
+	"github.com/faultline/faultline/internal/promtest"
+	"github.com/faultline/faultline/metrics"
+	"github.com/faultline/faultline/metrics/analysis"
+	"github.com/faultline/faultline/report"
+	"github.com/hashicorp/hcl/v2"
+)
+
+// stepExporter serves a latency gauge for two routes; /checkout steps from 0.1 to 0.6
+// while slow is set. /cart never changes.
+type stepExporter struct{ slow atomic.Bool }
+
+func (e *stepExporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	v := 0.1
+	if e.slow.Load() {
+		v = 0.6
+	}
+	fmt.Fprintln(w, "# TYPE faultline_test_latency_seconds gauge")
+	fmt.Fprintf(w, "faultline_test_latency_seconds{route=\"/checkout\"} %g\n", v)
+	fmt.Fprintln(w, "faultline_test_latency_seconds{route=\"/cart\"} 0.05")
+}
+
+func startPrometheus(t *testing.T, h http.Handler) *promtest.Server {
+	t.Helper()
+	exp := httptest.NewServer(h)
+	t.Cleanup(exp.Close)
+	prom := promtest.Start(t, promtest.Options{Targets: []string{exp.Listener.Addr().String()}})
+	prom.WaitTargetsUp(t, 30*time.Second)
+	return prom
+}
+
+const latencyQuery = `faultline_test_latency_seconds{job="faultline-test"}`
+
+// waitUntil paces the test's own timeline: it returns at t (or when ctx ends).
+func waitUntil(t time.Time) {
+	if d := time.Until(t); d > 0 {
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		<-timer.C
+	}
+}
+
+// TestStepSeenWhereItHappened runs a small recorded timeline against a real Prometheus:
+// 5s baseline, 5s with the latency stepped up, 5s recovery, sampling every second. The
+// live samples, the range query and the analysis must all put the step where the
+// exporter made it.
+func TestStepSeenWhereItHappened(t *testing.T) {
+	t.Parallel()
+	exp := &stepExporter{}
+	prom := startPrometheus(t, exp)
+	prom.WaitForSamples(t, latencyQuery, 30*time.Second)
+
+	client, err := metrics.NewClient(&experiments.Prometheus{URL: prom.URL, Timeout: 5 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &experiments.Metric{Name: "latency", Query: latencyQuery, Unit: "s"}
+	ms := []*experiments.Metric{m}
+	if err := client.Preflight(context.Background(), ms); err != nil {
+		t.Fatalf("preflight: %v", err)
+	}
+
+	const step = time.Second
+	sampler := metrics.NewSampler(client.Query, ms)
+	rec := metrics.NewRecorder(ms, step)
+	start := time.Now().Truncate(time.Second).Add(time.Second)
+	faultStart, faultEnd, end := start.Add(5*time.Second), start.Add(10*time.Second), start.Add(15*time.Second)
+	for tick := start; !tick.After(end); tick = tick.Add(step) {
+		waitUntil(tick)
+		switch {
+		case tick.Equal(faultStart):
+			exp.slow.Store(true)
+		case tick.Equal(faultEnd):
+			exp.slow.Store(false)
+		}
+		rec.Add(sampler.Sample(context.Background(), time.Now())...)
+	}
+
+	// Live samples: before the step 0.1; from two scrapes after it on, 0.6.
+	var live report.Series
+	for _, s := range rec.Series("latency") {
+		if s.Labels["route"] == "/checkout" {
+			live = s
+		}
+	}
+	if len(live.Samples) < 12 {
+		t.Fatalf("want a live sample per second, got %+v", live.Samples)
+	}
+	for _, p := range live.Samples {
+		switch {
+		case p.Time.Before(faultStart) && p.Value != 0.1:
+			t.Errorf("live sample %v before the step is %v, want 0.1", p.Time.Sub(start), p.Value)
+		case !p.Time.Before(faultStart.Add(2*step)) && p.Time.Before(faultEnd) && p.Value != 0.6:
+			t.Errorf("live sample %v after the step is %v, want 0.6", p.Time.Sub(start), p.Value)
+		}
+	}
+
+	// Final range query, then the analysis.
+	observed, errs := metrics.Collect(context.Background(), client.RangeQuery, ms, start, end, step)
+	if len(errs) > 0 {
+		t.Fatalf("collect: %v", errs)
+	}
+	if len(observed) != 1 || len(observed[0].Series) != 2 {
+		t.Fatalf("want one metric with two series, got %+v", observed)
+	}
+	var firstSlow time.Time
+	for _, s := range observed[0].Series {
+		if s.Labels["route"] != "/checkout" {
+			continue
+		}
+		for _, p := range s.Samples {
+			if p.Value == 0.6 {
+				firstSlow = p.Time
+				break
+			}
+		}
+	}
+	if lag := firstSlow.Sub(faultStart); firstSlow.IsZero() || lag < 0 || lag > 2*step+500*time.Millisecond {
+		t.Fatalf("range query shows the step at %v, want within two scrapes after %v", firstSlow, faultStart)
+	}
+
+	tl := report.Timeline{BaselineStart: start, FaultStart: faultStart, FaultEnd: faultEnd, RecoveryEnd: end}
+	below := 0.3
+	out := analysis.Analyze(analysis.Input{
+		Metrics:  ms,
+		Checks:   []*experiments.Check{{Name: "fast", Metric: "latency", Below: &below, RecoverWithin: 3 * time.Second}},
+		Timeline: tl,
+		Observed: observed,
+	})
+	for _, s := range out.Metrics[0].Series {
+		switch s.Labels["route"] {
+		case "/checkout":
+			if s.TimeToImpactSeconds == nil || *s.TimeToImpactSeconds > 2.5 {
+				t.Errorf("time to impact %v, want at most 2.5s", s.TimeToImpactSeconds)
+			}
+			if !s.Recovered || *s.TimeToRecoverSeconds > 2.5 {
+				t.Errorf("time to recover %v (recovered %v), want at most 2.5s", s.TimeToRecoverSeconds, s.Recovered)
+			}
+			if s.Impact == nil || !s.Impact.Significant || s.Impact.Absolute < 0.3 {
+				t.Errorf("impact %+v, want a significant rise of about 0.5", s.Impact)
+			}
+		case "/cart":
+			if s.ImpactAt != nil || (s.Impact != nil && s.Impact.Significant) {
+				t.Errorf("/cart never changed, yet impact %+v at %v", s.Impact, s.ImpactAt)
+			}
+		}
+	}
+	c := out.Checks[0]
+	if c.Verdict != report.VerdictFail || len(c.Evidence) == 0 || !strings.Contains(c.Evidence[0].Series, `route="/checkout"`) {
+		t.Fatalf("check %+v, want a failure with evidence on /checkout", c)
+	}
+	if ev := c.Evidence[0]; ev.Time.Before(faultStart) || ev.Time.After(faultStart.Add(2*step+500*time.Millisecond)) {
+		t.Errorf("first violating sample at %v, want right after the step at %v", ev.Time, faultStart)
+	}
+	if c.RecoveredAfterSeconds == nil {
+		t.Errorf("check should record the recovery: %+v", c)
+	}
+}
+
+// authProxy demands credentials in front of Prometheus, like the reverse proxies people
+// put there.
+type authProxy struct {
+	next       http.Handler
+	token      string
+	user, pass string
+	header     [2]string
+}
+
+func (p *authProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.token != "" && r.Header.Get("Authorization") != "Bearer "+p.token {
+		http.Error(w, "bad token", http.StatusUnauthorized)
+		return
+	}
+	if p.user != "" {
+		u, pw, ok := r.BasicAuth()
+		if !ok || u != p.user || pw != p.pass {
+			http.Error(w, "bad basic auth", http.StatusUnauthorized)
+			return
+		}
+	}
+	if p.header[0] != "" && r.Header.Get(p.header[0]) != p.header[1] {
+		http.Error(w, "missing header", http.StatusForbidden)
+		return
+	}
+	p.next.ServeHTTP(w, r)
+}
+
+type testPKI struct {
+	caFile, certFile, keyFile string
+	serverCert                tls.Certificate
+	pool                      *x509.CertPool
+}
+
+// newTestPKI makes a CA, a server certificate for 127.0.0.1 and "prometheus.test", and a
+// client certificate, all signed by the CA, written as PEM files under dir.
+func newTestPKI(t *testing.T, dir string) *testPKI {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "faultline-test-ca"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	issue := func(serial int64, cn string, usage x509.ExtKeyUsage, ips []net.IP, names []string) ([]byte, []byte) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			ExtKeyUsage: []x509.ExtKeyUsage{usage}, IPAddresses: ips, DNSNames: names,
+			KeyUsage: x509.KeyUsageDigitalSignature,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyDER, _ := x509.MarshalECPrivateKey(key)
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+			pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	}
+	srvCert, srvKey := issue(2, "prometheus.test", x509.ExtKeyUsageServerAuth, []net.IP{net.ParseIP("127.0.0.1")}, []string{"prometheus.test"})
+	cliCert, cliKey := issue(3, "faultline", x509.ExtKeyUsageClientAuth, nil, nil)
+	p := &testPKI{caFile: filepath.Join(dir, "ca.pem"), certFile: filepath.Join(dir, "client.pem"), keyFile: filepath.Join(dir, "client-key.pem")}
+	write := func(path string, b []byte) {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(p.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}))
+	write(p.certFile, cliCert)
+	write(p.keyFile, cliKey)
+	p.serverCert, err = tls.X509KeyPair(srvCert, srvKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.pool = x509.NewCertPool()
+	p.pool.AddCert(ca)
+	return p
+}
+
+func TestAuthAgainstProxy(t *testing.T) {
+	t.Parallel()
+	prom := startPrometheus(t, &stepExporter{})
+	target, _ := url.Parse(prom.URL)
+	upstream := httputil.NewSingleHostReverseProxy(target)
+
+	dir := t.TempDir()
+	pki := newTestPKI(t, dir)
+	const token, password = "s3cr3t-token-value", "s3cr3t-password"
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tokenFile, wrongTokenFile, passFile := write("token", token), write("wrong-token", "nope"), write("password", password)
+
+	plain := func(h http.Handler) string {
+		s := httptest.NewServer(h)
+		t.Cleanup(s.Close)
+		return s.URL
+	}
+	mtls := func(h http.Handler) string {
+		s := httptest.NewUnstartedServer(h)
+		s.TLS = &tls.Config{Certificates: []tls.Certificate{pki.serverCert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pki.pool}
+		s.StartTLS()
+		t.Cleanup(s.Close)
+		return s.URL
+	}
+	bearerURL := plain(&authProxy{next: upstream, token: token})
+	basicURL := plain(&authProxy{next: upstream, user: "sre", pass: password})
+	headerURL := plain(&authProxy{next: upstream, header: [2]string{"X-Scope-OrgID", "team-a"}})
+	tlsURL := mtls(upstream)
+	tlsByName := strings.Replace(tlsURL, "127.0.0.1", "localhost", 1)
+
+	env := map[string]string{"PROM_TOKEN": token}
+	tests := []struct {
+		name     string
+		cfg      experiments.Prometheus
+		wantErr  string // empty: preflight passes
+		wantWarn bool
+	}{
+		{"bearer from file", experiments.Prometheus{URL: bearerURL, BearerTokenFile: tokenFile}, "", false},
+		{"bearer from env", experiments.Prometheus{URL: bearerURL, BearerTokenEnv: "PROM_TOKEN"}, "", false},
+		{"wrong bearer", experiments.Prometheus{URL: bearerURL, BearerTokenFile: wrongTokenFile}, "refused the credentials", false},
+		{"no bearer", experiments.Prometheus{URL: bearerURL}, "refused the credentials", false},
+		{"basic auth", experiments.Prometheus{URL: basicURL, BasicAuth: &experiments.BasicAuth{Username: "sre", PasswordFile: passFile}}, "", false},
+		{"basic auth wrong user", experiments.Prometheus{URL: basicURL, BasicAuth: &experiments.BasicAuth{Username: "dev", PasswordFile: passFile}}, "refused the credentials", false},
+		{"extra header", experiments.Prometheus{URL: headerURL, Headers: map[string]string{"x-scope-orgid": "team-a"}}, "", false},
+		{"missing header", experiments.Prometheus{URL: headerURL}, "refused the credentials", false},
+		{"tls with CA and client cert", experiments.Prometheus{URL: tlsURL, TLS: &experiments.TLS{CAFile: pki.caFile, CertFile: pki.certFile, KeyFile: pki.keyFile}}, "", false},
+		{"tls server name", experiments.Prometheus{URL: tlsByName, TLS: &experiments.TLS{CAFile: pki.caFile, CertFile: pki.certFile, KeyFile: pki.keyFile, ServerName: "prometheus.test"}}, "", false},
+		{"tls without our CA", experiments.Prometheus{URL: tlsURL, TLS: &experiments.TLS{CertFile: pki.certFile, KeyFile: pki.keyFile}}, "certificate", false},
+		{"tls skip verify warns", experiments.Prometheus{URL: tlsURL, TLS: &experiments.TLS{InsecureSkipVerify: true, CertFile: pki.certFile, KeyFile: pki.keyFile}}, "", true},
+		{"tls without client cert", experiments.Prometheus{URL: tlsURL, TLS: &experiments.TLS{CAFile: pki.caFile}}, "unreachable", false},
+	}
+	ms := []*experiments.Metric{{Name: "latency", Query: latencyQuery}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.cfg.Timeout = 5 * time.Second
+			c, err := metrics.NewClient(&tt.cfg, func(k string) string { return env[k] })
+			if err != nil {
+				t.Fatalf("NewClient: %v", err)
+			}
+			if got := len(c.Warnings()) > 0; got != tt.wantWarn {
+				t.Errorf("warnings %q, want some: %v", c.Warnings(), tt.wantWarn)
+			}
+			err = c.Preflight(context.Background(), ms)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("preflight: %v", err)
+				}
+				series, err := c.Query(context.Background(), latencyQuery, time.Now())
+				if err != nil || len(series) != 2 {
+					t.Fatalf("query through the proxy: %d series, %v", len(series), err)
+				}
+				return
+			}
+			if !errors.Is(err, metrics.ErrPreflight) || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("preflight error %v, want ErrPreflight saying %q", err, tt.wantErr)
+			}
+			for _, secret := range []string{token, password} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("error leaks a secret: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestPreflightErrors(t *testing.T) {
+	t.Parallel()
+	prom := startPrometheus(t, &stepExporter{})
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close() // nothing listens there any more
+
+	at := func(line int) hcl.Range {
+		return hcl.Range{Filename: "checkout.hcl", Start: hcl.Pos{Line: line, Column: 11}}
+	}
+	tests := []struct {
+		name    string
+		url     string
+		metrics []*experiments.Metric
+		want    []string
+	}{
+		{"bad PromQL", prom.URL, []*experiments.Metric{
+			{Name: "ok", Query: latencyQuery, QueryRange: at(10)},
+			{Name: "typo", Query: `rate(http_requests_total[5m]`, QueryRange: at(14)},
+			{Name: "bad_func", Query: `histogram_quantil(0.99, x)`, QueryRange: at(18)},
+		}, []string{`checkout.hcl:14: metric "typo"`, "unclosed left parenthesis", `checkout.hcl:18: metric "bad_func"`, "unknown function"}},
+		{"unreachable server", closedURL, []*experiments.Metric{{Name: "ok", Query: "up"}}, []string{"unreachable", "check the url"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := metrics.NewClient(&experiments.Prometheus{URL: tt.url, Timeout: 5 * time.Second}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Preflight(context.Background(), tt.metrics)
+			if !errors.Is(err, metrics.ErrPreflight) {
+				t.Fatalf("preflight error %v, want ErrPreflight", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("preflight error lacks %q:\n%v", w, err)
+				}
+			}
+			if strings.Contains(err.Error(), `metric "ok"`) {
+				t.Errorf("the valid metric is blamed too:\n%v", err)
+			}
+		})
+	}
+}
