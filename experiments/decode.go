@@ -57,6 +57,9 @@ func (l *loader) decodeBody(exp *Experiment, byType map[string][]*hcl.Block, fil
 
 	seen := map[string]hcl.Range{}
 	for _, b := range byType["target"] {
+		if !hclsyntax.ValidIdentifier(b.Labels[0]) {
+			continue // reported by declaredNames
+		}
 		if prev, dup := seen[b.Labels[0]]; dup {
 			diags = append(diags, duplicateBlock("target", b.Labels[0], b.LabelRanges[0], prev))
 			continue
@@ -83,6 +86,9 @@ func (l *loader) decodeBody(exp *Experiment, byType map[string][]*hcl.Block, fil
 	}
 	seen = map[string]hcl.Range{}
 	for _, b := range byType["metric"] {
+		if !hclsyntax.ValidIdentifier(b.Labels[0]) {
+			continue // reported by declaredNames
+		}
 		if prev, dup := seen[b.Labels[0]]; dup {
 			diags = append(diags, duplicateBlock("metric", b.Labels[0], b.LabelRanges[0], prev))
 			continue

@@ -27,6 +27,7 @@ type variable struct {
 	name      string
 	typ       cty.Type
 	value     cty.Value // cty.NilVal until some source sets it
+	broken    bool      // its block has errors, already reported
 	sensitive bool
 	declRange hcl.Range
 }
@@ -92,6 +93,9 @@ func (l *loader) decodeVariables(blocks []*hcl.Block) (map[string]string, map[st
 	for _, name := range order {
 		v := declared[name]
 		if v.value == cty.NilVal {
+			if v.broken {
+				continue
+			}
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "No value for required variable",
@@ -153,6 +157,7 @@ func decodeVariableBlock(b *hcl.Block) (*variable, hcl.Diagnostics) {
 			}
 		}
 	}
+	v.broken = diags.HasErrors()
 	return v, diags
 }
 

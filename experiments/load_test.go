@@ -1,0 +1,203 @@
+package experiments
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// expectation is one diagnostic a testdata file announces on its offending line with
+// "# ERROR: summary" or "# WARNING: summary".
+type expectation struct {
+	Severity string
+	Line     int
+	Summary  string
+}
+
+// Several may share a line: "# ERROR: one # ERROR: two".
+var expectComment = regexp.MustCompile(`#\s*(ERROR|WARNING):\s*([^#]+?)\s*(?:$|#)`)
+
+func expectations(t *testing.T, src []byte) []expectation {
+	t.Helper()
+	var out []expectation
+	sc := bufio.NewScanner(bytes.NewReader(src))
+	for line := 1; sc.Scan(); line++ {
+		text := sc.Text()
+		for {
+			loc := expectComment.FindStringSubmatchIndex(text)
+			if loc == nil {
+				break
+			}
+			out = append(out, expectation{Severity: text[loc[2]:loc[3]], Line: line, Summary: text[loc[4]:loc[5]]})
+			text = text[loc[5]:]
+		}
+	}
+	return out
+}
+
+func gotExpectations(t *testing.T, diags hcl.Diagnostics) []expectation {
+	t.Helper()
+	var out []expectation
+	for _, d := range diags {
+		if d.Subject == nil {
+			t.Errorf("diagnostic without a source range: %s: %s", d.Summary, d.Detail)
+			continue
+		}
+		sev := "ERROR"
+		if d.Severity == hcl.DiagWarning {
+			sev = "WARNING"
+		}
+		out = append(out, expectation{Severity: sev, Line: d.Subject.Start.Line, Summary: d.Summary})
+	}
+	return out
+}
+
+func sortExpectations(e []expectation) {
+	sort.Slice(e, func(i, j int) bool {
+		if e[i].Line != e[j].Line {
+			return e[i].Line < e[j].Line
+		}
+		return e[i].Summary < e[j].Summary
+	})
+}
+
+func testdataFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", dir, "*.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no testdata in testdata/%s", dir)
+	}
+	return files
+}
+
+// noEnv keeps the developer's FAULTLINE_VAR_* variables out of the tests.
+func noEnv(string) string { return "" }
+
+// TestErrorFiles loads every file in testdata/errors and compares its diagnostics,
+// line and summary, with the ones announced in the file.
+func TestErrorFiles(t *testing.T) {
+	t.Parallel()
+	distinct := map[string]bool{}
+	for _, path := range testdataFiles(t, "errors") {
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := expectations(t, src)
+		if len(want) == 0 {
+			t.Fatalf("%s announces no diagnostic", path)
+		}
+		for _, w := range want {
+			distinct[fmt.Sprintf("%s:%d", path, w.Line)] = true
+		}
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			t.Parallel()
+			exp, _, diags := LoadSource(path, src, LoadOptions{Getenv: noEnv})
+			if want[0].Severity == "ERROR" && exp != nil {
+				t.Errorf("an experiment with errors was returned")
+			}
+			got := gotExpectations(t, diags)
+			sortExpectations(want)
+			sortExpectations(got)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("diagnostics differ\n got: %v\nwant: %v\nall:\n%s", got, want, diagText(diags))
+			}
+		})
+	}
+	// Each announced diagnostic is a distinct mistake on its own line.
+	if len(distinct) < 40 {
+		t.Errorf("testdata/errors covers %d mistakes; keep at least 40", len(distinct))
+	}
+}
+
+func diagText(diags hcl.Diagnostics) string {
+	var b strings.Builder
+	for _, d := range diags {
+		fmt.Fprintf(&b, "  %s: %s: %s\n", d.Subject, d.Summary, d.Detail)
+	}
+	return b.String()
+}
+
+// TestValidFiles loads every file in testdata/valid: no diagnostic at all.
+func TestValidFiles(t *testing.T) {
+	t.Parallel()
+	for _, path := range testdataFiles(t, "valid") {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			t.Parallel()
+			exp, _, diags := Load(path, LoadOptions{Getenv: noEnv})
+			if len(diags) > 0 {
+				t.Fatalf("unexpected diagnostics:\n%s", diagText(diags))
+			}
+			if exp == nil || exp.Name == "" || len(exp.Faults) == 0 {
+				t.Fatalf("loaded experiment is incomplete: %+v", exp)
+			}
+		})
+	}
+}
+
+// TestInvalidFiles loads every file in testdata/invalid, which are too broken to say
+// where each mistake is: each must give at least one error, and never an experiment.
+func TestInvalidFiles(t *testing.T) {
+	t.Parallel()
+	for _, path := range testdataFiles(t, "invalid") {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			t.Parallel()
+			exp, _, diags := Load(path, LoadOptions{Getenv: noEnv})
+			if !diags.HasErrors() {
+				t.Fatalf("no error for an invalid file")
+			}
+			if exp != nil {
+				t.Fatalf("an experiment was returned for an invalid file")
+			}
+		})
+	}
+}
+
+// TestExamples loads every experiment under examples/, so that examples never rot.
+func TestExamples(t *testing.T) {
+	t.Parallel()
+	var files []string
+	err := filepath.WalkDir(filepath.Join("..", "examples"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasSuffix(path, ".hcl") {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 6 {
+		t.Fatalf("examples/ holds %d experiments; it should hold at least six", len(files))
+	}
+	for _, path := range files {
+		t.Run(path, func(t *testing.T) {
+			t.Parallel()
+			exp, _, diags := Load(path, LoadOptions{Getenv: noEnv})
+			if len(diags) > 0 {
+				t.Fatalf("diagnostics:\n%s", diagText(diags))
+			}
+			src, _ := os.ReadFile(path)
+			if !bytes.HasPrefix(src, []byte("#")) {
+				t.Errorf("an example starts with a comment saying what it demonstrates")
+			}
+			if exp.Description == "" {
+				t.Errorf("experiment %q has no description", exp.Name)
+			}
+		})
+	}
+}

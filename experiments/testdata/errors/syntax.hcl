@@ -1,0 +1,3 @@
+experiment "broken" {
+  baseline = "30s" "60s" # ERROR: Missing newline after argument
+}
