@@ -476,14 +476,18 @@ func (a *action) applyLocked() error {
 		return fmt.Errorf("the container's network namespace changed since Prepare (restarted?): %w", faults.ErrTargetGone)
 	}
 	for _, lp := range a.links {
-		for _, q := range lp.qdiscs {
+		// The root first, then its classes, then the qdisc hanging under a class.
+		for i, q := range lp.qdiscs {
 			if err := c.nl.QdiscAdd(q); err != nil {
 				return qdiscError(q.Type(), lp.link.Name, err)
 			}
-		}
-		for _, cl := range lp.classes {
-			if err := c.nl.ClassAdd(cl); err != nil {
-				return fmt.Errorf("add %s class on %s: %w", cl.Type(), lp.link.Name, err)
+			if i > 0 {
+				continue
+			}
+			for _, cl := range lp.classes {
+				if err := c.nl.ClassAdd(cl); err != nil {
+					return fmt.Errorf("add %s class on %s: %w", cl.Type(), lp.link.Name, err)
+				}
 			}
 		}
 		for _, fl := range lp.filters {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/faultline/faultline/faults"
@@ -38,8 +39,29 @@ func nsIDOfFd(fd int) (nsID, error) {
 
 func nsPath(pid int) string { return filepath.Join("/proc", strconv.Itoa(pid), "ns", "net") }
 
-// hostNS is the namespace of PID 1: the host's own network.
-func hostNS() (nsID, error) { return nsIDOfPath(nsPath(1)) }
+// hostNamespaces returns the namespaces faultline never impairs, with what they are:
+// the host's (PID 1's; where PID 1 hides its namespace from us, kthreadd's, which
+// always lives in the initial one) and faultline's own, whose traffic carries the
+// observation of the experiment.
+func hostNamespaces() (map[nsID]string, error) {
+	out := map[nsID]string{}
+	if id, err := nsIDOfPath(nsPath(1)); err == nil {
+		out[id] = "the host's network namespace (network_mode host?)"
+	} else if comm, cerr := os.ReadFile("/proc/2/comm"); cerr == nil && strings.TrimSpace(string(comm)) == "kthreadd" {
+		if id, kerr := nsIDOfPath(nsPath(2)); kerr == nil {
+			out[id] = "the host's network namespace (network_mode host?)"
+		}
+	}
+	if id, err := nsIDOfPath("/proc/self/ns/net"); err == nil {
+		if _, dup := out[id]; !dup {
+			out[id] = "faultline's own network namespace"
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("cannot read /proc/1/ns/net or /proc/self/ns/net to tell the host's network namespace apart: is /proc mounted?")
+	}
+	return out, nil
+}
 
 // conn is an open network namespace of one process and a netlink handle inside it.
 type conn struct {
@@ -102,12 +124,12 @@ func (c *conn) current() bool {
 
 // refuseHost fails when c is the host's own network namespace.
 func (c *conn) refuseHost(name string) error {
-	host, err := hostNS()
+	hosts, err := hostNamespaces()
 	if err != nil {
-		return fmt.Errorf("identify the host's network namespace (/proc/1/ns/net): %w", err)
+		return err
 	}
-	if c.id == host {
-		return fmt.Errorf("target %s runs in the host's network namespace (network_mode host?): faultline refuses to impair the host's own network; pick a container with its own network", name)
+	if what, ok := hosts[c.id]; ok {
+		return fmt.Errorf("target %s runs in %s: faultline refuses to impair the host's own network; pick a container with its own network", name, what)
 	}
 	return nil
 }

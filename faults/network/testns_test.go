@@ -67,7 +67,8 @@ func newTestNS(t *testing.T) *testNS {
 	}
 	cmd := exec.Command(exe)
 	cmd.Args[0] = fmt.Sprintf("faultline-test-netns-%d", nsCounter.Add(1))
-	cmd.Env = append(os.Environ(), envHolder+"=1")
+	// A race-enabled holder would otherwise sleep a second at exit.
+	cmd.Env = append(os.Environ(), envHolder+"=1", "GORACE=atexit_sleep_ms=0")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
