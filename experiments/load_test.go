@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/faultline/faultline/faults"
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -183,6 +184,33 @@ func TestExamples(t *testing.T) {
 	}
 	if len(files) < 6 {
 		t.Fatalf("examples/ holds %d experiments; it should hold at least six", len(files))
+	}
+	kinds := map[string]bool{}
+	blocks := map[string]bool{}
+	for _, path := range files {
+		exp, _, _ := Load(path, LoadOptions{Getenv: noEnv})
+		if exp == nil {
+			continue // reported below
+		}
+		for _, f := range exp.Faults {
+			kinds[f.Kind] = true
+		}
+		src, _ := os.ReadFile(path)
+		for _, b := range []string{"variable", "locals", "experiment", "prometheus", "target", "fault", "metric", "check", "abort", "basic_auth", "tls"} {
+			if regexp.MustCompile(`(?m)^\s*` + b + `\b[^=]*\{`).Match(src) {
+				blocks[b] = true
+			}
+		}
+	}
+	for _, k := range faults.KindNames() {
+		if !kinds[k] {
+			t.Errorf("no example uses the fault kind %q", k)
+		}
+	}
+	for _, b := range []string{"variable", "locals", "experiment", "prometheus", "target", "fault", "metric", "check", "abort", "basic_auth", "tls"} {
+		if !blocks[b] {
+			t.Errorf("no example uses a %s block", b)
+		}
 	}
 	for _, path := range files {
 		t.Run(path, func(t *testing.T) {

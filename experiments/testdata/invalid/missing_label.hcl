@@ -1,0 +1,5 @@
+experiment "x" {
+}
+
+fault "delay" {
+}

@@ -1,0 +1,3 @@
+experiment "x" {
+  description = "unterminated
+}

@@ -1,0 +1,144 @@
+package experiments
+
+import (
+	"fmt"
+	"io/fs"
+	"strings"
+	"testing"
+	"time"
+)
+
+const varsExperiment = `
+variable "latency" {
+  default = "100ms"
+}
+variable "percent" {
+  type    = number
+  default = 10
+}
+variable "ports" {
+  type    = list(number)
+  default = [80]
+}
+variable "token_file" {
+  sensitive = true
+}
+
+experiment "vars" {
+  description = var.token_file
+}
+
+target "api" {
+  image = "shop:dev"
+}
+
+fault "delay" "slow" {
+  target   = target.api
+  duration = "10s"
+  latency  = var.latency
+  ports    = var.ports
+}
+
+fault "loss" "lossy" {
+  target   = target.api
+  start    = "20s"
+  duration = "10s"
+  percent  = var.percent
+}
+`
+
+// memFiles serves var files from memory.
+func memFiles(files map[string]string) func(string) ([]byte, error) {
+	return func(name string) ([]byte, error) {
+		if s, ok := files[name]; ok {
+			return []byte(s), nil
+		}
+		return nil, fmt.Errorf("open %s: %w", name, fs.ErrNotExist)
+	}
+}
+
+func TestVariableSources(t *testing.T) {
+	t.Parallel()
+	env := func(vals map[string]string) func(string) string {
+		return func(k string) string { return vals[k] }
+	}
+	varFiles := memFiles(map[string]string{
+		"prod.vars":  "latency = \"300ms\"\npercent = 30\n",
+		"typo.vars":  "latencyy = \"1s\"\ntoken_file = \"t\"\n",
+		"broken.var": "latency = \n",
+	})
+	tests := []struct {
+		name        string
+		opts        LoadOptions
+		wantLatency time.Duration
+		wantPercent float64
+		wantPorts   int
+		wantDiag    string // summary of the first diagnostic; "" for none
+	}{
+		{name: "env sets a required variable", opts: LoadOptions{Getenv: env(map[string]string{"FAULTLINE_VAR_token_file": "/t"})},
+			wantLatency: 100 * time.Millisecond, wantPercent: 10, wantPorts: 1},
+		{name: "env overrides defaults", opts: LoadOptions{Getenv: env(map[string]string{"FAULTLINE_VAR_token_file": "/t", "FAULTLINE_VAR_latency": "250ms", "FAULTLINE_VAR_percent": "15"})},
+			wantLatency: 250 * time.Millisecond, wantPercent: 15, wantPorts: 1},
+		{name: "var file overrides env", opts: LoadOptions{VarFiles: []string{"prod.vars"}, Vars: []string{"token_file=/t"}, Getenv: env(map[string]string{"FAULTLINE_VAR_latency": "250ms"})},
+			wantLatency: 300 * time.Millisecond, wantPercent: 30, wantPorts: 1},
+		{name: "var overrides var file", opts: LoadOptions{VarFiles: []string{"prod.vars"}, Vars: []string{"token_file=/t", "latency=1s"}},
+			wantLatency: time.Second, wantPercent: 30, wantPorts: 1},
+		{name: "list variable parsed as HCL", opts: LoadOptions{Vars: []string{"token_file=/t", "ports=[80, 443, \"8080\"]"}},
+			wantLatency: 100 * time.Millisecond, wantPercent: 10, wantPorts: 3},
+		{name: "value with an equals sign", opts: LoadOptions{Vars: []string{"token_file=a=b"}},
+			wantLatency: 100 * time.Millisecond, wantPercent: 10, wantPorts: 1},
+		{name: "missing required", opts: LoadOptions{}, wantDiag: "No value for required variable"},
+		{name: "undeclared -var", opts: LoadOptions{Vars: []string{"token_file=/t", "latncy=1s"}}, wantDiag: "Value for undeclared variable"},
+		{name: "malformed -var", opts: LoadOptions{Vars: []string{"token_file"}}, wantDiag: "Invalid -var option"},
+		{name: "number from a word", opts: LoadOptions{Vars: []string{"token_file=/t", "percent=lots"}}, wantDiag: "Invalid value for variable"},
+		{name: "bad list", opts: LoadOptions{Vars: []string{"token_file=/t", "ports=[80,"}}, wantDiag: "Missing expression"},
+		{name: "undeclared in var file is a warning", opts: LoadOptions{VarFiles: []string{"typo.vars"}},
+			wantLatency: 100 * time.Millisecond, wantPercent: 10, wantPorts: 1, wantDiag: "Value for undeclared variable"},
+		{name: "missing var file", opts: LoadOptions{Vars: []string{"token_file=/t"}, VarFiles: []string{"nope.vars"}}, wantDiag: "Cannot read variables file"},
+		{name: "broken var file", opts: LoadOptions{Vars: []string{"token_file=/t"}, VarFiles: []string{"broken.var"}}, wantDiag: "Invalid expression"},
+		{name: "bad value reaches the parameter", opts: LoadOptions{Vars: []string{"token_file=/t", "latency=5 minutes"}}, wantDiag: "Invalid duration"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			opts := tt.opts
+			opts.ReadFile = varFiles
+			if opts.Getenv == nil {
+				opts.Getenv = noEnv
+			}
+			exp, _, diags := LoadSource("vars.hcl", []byte(varsExperiment), opts)
+			if tt.wantDiag != "" {
+				if len(diags) == 0 || diags[0].Summary != tt.wantDiag {
+					t.Fatalf("diagnostics = %s, want first %q", diagText(diags), tt.wantDiag)
+				}
+			} else if len(diags) > 0 {
+				t.Fatalf("unexpected diagnostics:\n%s", diagText(diags))
+			}
+			if tt.wantLatency == 0 {
+				if exp != nil {
+					t.Fatalf("experiment returned despite errors")
+				}
+				return
+			}
+			if exp == nil {
+				t.Fatalf("no experiment: %s", diagText(diags))
+			}
+			slow, lossy := exp.Faults[0].Params, exp.Faults[1].Params
+			if got := slow.Duration("latency"); got != tt.wantLatency {
+				t.Errorf("latency = %s, want %s", got, tt.wantLatency)
+			}
+			if got := lossy.Number("percent"); got != tt.wantPercent {
+				t.Errorf("percent = %v, want %v", got, tt.wantPercent)
+			}
+			if got := len(slow.Ports("ports")); got != tt.wantPorts {
+				t.Errorf("%d ports, want %d", got, tt.wantPorts)
+			}
+			if exp.Variables["token_file"] != "(sensitive)" {
+				t.Errorf("a sensitive variable is shown in the report: %q", exp.Variables["token_file"])
+			}
+			if !strings.Contains(exp.Variables["latency"], "s") {
+				t.Errorf("Variables[latency] = %q", exp.Variables["latency"])
+			}
+		})
+	}
+}
