@@ -1,0 +1,180 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/faultline/faultline/experiments"
+	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/metrics"
+)
+
+// opLog records what the fakes were asked to do, in order, with the (fake) time.
+type opLog struct {
+	mu  sync.Mutex
+	ops []op
+}
+
+type op struct {
+	What   string // prepare, append, apply, revert, complete
+	Fault  string
+	Target string
+	At     time.Time
+}
+
+func (l *opLog) add(what, fault, target string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ops = append(l.ops, op{What: what, Fault: fault, Target: target, At: time.Now()})
+}
+
+func (l *opLog) all() []op {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]op(nil), l.ops...)
+}
+
+// of returns the ops on one fault and target, in order.
+func (l *opLog) of(fault, target string) []op {
+	var out []op
+	for _, o := range l.all() {
+		if o.Fault == fault && o.Target == target {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func (l *opLog) count(what string) int {
+	n := 0
+	for _, o := range l.all() {
+		if o.What == what {
+			n++
+		}
+	}
+	return n
+}
+
+// fakeFault is a Fault whose actions only write to the log; errors are injected by
+// target name.
+type fakeFault struct {
+	kind, name string
+	log        *opLog
+	prepareErr map[string]error
+	applyErr   map[string]error
+	// revertErrs are returned by successive Revert calls per target; nil after they run out.
+	mu         sync.Mutex
+	revertErrs map[string][]error
+}
+
+func (f *fakeFault) Kind() string { return f.kind }
+
+func (f *fakeFault) Prepare(_ context.Context, t faults.Target) (faults.Action, error) {
+	f.log.add("prepare", f.name, t.Name)
+	if err := f.prepareErr[t.Name]; err != nil {
+		return nil, err
+	}
+	return &fakeAction{f: f, target: t}, nil
+}
+
+type fakeAction struct {
+	f      *fakeFault
+	target faults.Target
+}
+
+func (a *fakeAction) Apply(ctx context.Context) error {
+	a.f.log.add("apply", a.f.name, a.target.Name)
+	return a.f.applyErr[a.target.Name]
+}
+
+func (a *fakeAction) Revert(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("revert ran on a cancelled context: %w", ctx.Err())
+	}
+	a.f.log.add("revert", a.f.name, a.target.Name)
+	a.f.mu.Lock()
+	defer a.f.mu.Unlock()
+	errs := a.f.revertErrs[a.target.Name]
+	if len(errs) == 0 {
+		return nil
+	}
+	a.f.revertErrs[a.target.Name] = errs[1:]
+	return errs[0]
+}
+
+func (a *fakeAction) Record() faults.Record {
+	return faults.Record{Kind: a.f.kind, Fault: a.f.name, Target: faults.TargetRef{ID: a.target.ID, Name: a.target.Name},
+		State: json.RawMessage(`{}`)}
+}
+
+// fakeJournal logs appends and completions; appendErr fails every append.
+type fakeJournal struct {
+	log       *opLog
+	appendErr error
+	mu        sync.Mutex
+	next      int
+	byID      map[int]faults.Record
+	pending   map[int]bool
+}
+
+func newFakeJournal(log *opLog) *fakeJournal {
+	return &fakeJournal{log: log, byID: map[int]faults.Record{}, pending: map[int]bool{}}
+}
+
+func (j *fakeJournal) Append(rec faults.Record) (int, error) {
+	if j.appendErr != nil {
+		return 0, j.appendErr
+	}
+	j.log.add("append", rec.Fault, rec.Target.Name)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.next++
+	j.byID[j.next] = rec
+	j.pending[j.next] = true
+	return j.next, nil
+}
+
+func (j *fakeJournal) Complete(id int, note string) error {
+	j.mu.Lock()
+	rec, ok := j.byID[id]
+	if !ok || !j.pending[id] {
+		j.mu.Unlock()
+		return errors.New("not pending")
+	}
+	delete(j.pending, id)
+	j.mu.Unlock()
+	j.log.add("complete", rec.Fault, rec.Target.Name)
+	return nil
+}
+
+func (j *fakeJournal) pendingCount() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.pending)
+}
+
+// fakeSampler returns value(at) for every metric; a NaN-free value or an error gap.
+type fakeSampler struct {
+	metrics []*experiments.Metric
+	value   func(offset time.Duration) (float64, error)
+	t0      time.Time
+}
+
+func (s *fakeSampler) Sample(_ context.Context, at time.Time) []metrics.Observation {
+	out := make([]metrics.Observation, 0, len(s.metrics))
+	for _, m := range s.metrics {
+		o := metrics.Observation{Metric: m.Name, At: at}
+		v, err := s.value(at.Sub(s.t0))
+		if err != nil {
+			o.Gap = "error: " + err.Error()
+		} else {
+			o.Series = []metrics.Series{{Labels: map[string]string{"job": "shop"}, Samples: []metrics.Sample{{Time: at, Value: v}}}}
+		}
+		out = append(out, o)
+	}
+	return out
+}

@@ -1,0 +1,180 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/faultline/faultline/experiments"
+	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/report"
+)
+
+// inject runs one planned injection: at its start, on every target of its block in
+// parallel, Prepare -> journal -> Apply; at its end (or when harm stops) Revert ->
+// journal completion.
+func (r *run) inject(harm context.Context, in experiments.Injection) {
+	due := r.t0.Add(in.Start)
+	if err := r.clock.SleepUntil(harm, due); err != nil {
+		r.log.Info("not injected: the run stopped first", "fault", in.Fault.Name, "repeat", in.Repeat)
+		return
+	}
+	targets := r.plan.Targets[in.Fault.Target]
+	if len(targets) == 0 {
+		r.warn(fmt.Sprintf("fault %q: target %q has no container; nothing injected", in.Fault.Name, in.Fault.Target))
+		return
+	}
+	done := make(chan struct{}, len(targets))
+	for _, t := range targets {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			r.hit(harm, in, t)
+		}()
+	}
+	for range targets {
+		<-done
+	}
+}
+
+// hit is one injection on one target.
+func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Target) {
+	f := r.built[in.Fault]
+	plannedStart, plannedEnd := r.t0.Add(in.Start), r.t0.Add(in.End)
+	ev := report.Event{Type: report.EventInject, Fault: in.Fault.Name, Kind: in.Fault.Kind, Repeat: in.Repeat,
+		Target: report.EventTarget{Name: t.Name, ID: t.ID}, Planned: plannedStart}
+	label := fmt.Sprintf("%s on %s", in.Fault.Name, t.Name)
+
+	r.sem <- struct{}{}
+	action, err := f.Prepare(harm, t)
+	if err != nil {
+		<-r.sem
+		ev.Actual, ev.Error = r.clock.Now(), err.Error()
+		if errors.Is(err, faults.ErrTargetGone) {
+			ev.TargetGone = true
+			r.addEvent(ev)
+			r.warn(fmt.Sprintf("fault %q not injected: container %s is gone", in.Fault.Name, t.Name))
+			return
+		}
+		r.addEvent(ev)
+		r.failInjection(label, err)
+		return
+	}
+	rec := action.Record()
+	id := 0
+	if r.cfg.Journal != nil {
+		id, err = r.cfg.Journal.Append(rec)
+		if err != nil {
+			<-r.sem
+			ev.Actual, ev.Error = r.clock.Now(), "not injected: "+err.Error()
+			r.addEvent(ev)
+			r.failInjection(label, fmt.Errorf("journal: %w", err))
+			return
+		}
+	}
+	var applyErr error
+	if !r.cfg.DryRun {
+		applyErr = action.Apply(harm)
+	}
+	<-r.sem
+	ev.Actual = r.clock.Now()
+	r.mu.Lock()
+	r.injected++
+	r.active[label] = true
+	r.mu.Unlock()
+	switch {
+	case applyErr == nil:
+		r.log.Info("injected", "fault", in.Fault.Name, "kind", in.Fault.Kind, "target", t.Name, "repeat", in.Repeat,
+			"late", ev.Actual.Sub(plannedStart).Round(time.Millisecond))
+	case errors.Is(applyErr, faults.ErrTargetGone):
+		ev.Error, ev.TargetGone = applyErr.Error(), true
+		r.warn(fmt.Sprintf("fault %q: container %s is gone; nothing injected", in.Fault.Name, t.Name))
+	case harm.Err() != nil:
+		ev.Error = applyErr.Error()
+		r.log.Warn("injection cut short by the stop", "fault", in.Fault.Name, "target", t.Name, "error", applyErr)
+	default:
+		ev.Error = applyErr.Error()
+		r.failInjection(label, applyErr)
+	}
+	r.addEvent(ev)
+
+	// Hold until the planned end; an early stop reverts at once. Even a failed Apply
+	// is reverted: it may have changed something before failing.
+	_ = r.clock.SleepUntil(harm, plannedEnd)
+	r.revertOne(harm, in, t, action, id, plannedEnd, label)
+}
+
+func (r *run) revertOne(ctx context.Context, in experiments.Injection, t faults.Target, action faults.Action, id int, planned time.Time, label string) {
+	ev := report.Event{Type: report.EventRevert, Fault: in.Fault.Name, Kind: in.Fault.Kind, Repeat: in.Repeat,
+		Target: report.EventTarget{Name: t.Name, ID: t.ID}, Planned: planned}
+	r.sem <- struct{}{}
+	var err error
+	if !r.cfg.DryRun {
+		err = r.revertWithRetry(ctx, action)
+	}
+	<-r.sem
+	ev.Actual = r.clock.Now()
+	r.mu.Lock()
+	delete(r.active, label)
+	r.mu.Unlock()
+	note := "reverted"
+	switch {
+	case err == nil:
+		r.log.Info("reverted", "fault", in.Fault.Name, "target", t.Name, "repeat", in.Repeat)
+	case errors.Is(err, faults.ErrTargetGone):
+		ev.TargetGone, ev.Error, note = true, err.Error(), "target gone"
+		r.warn(fmt.Sprintf("fault %q: container %s disappeared or was recreated during the fault; nothing to revert", in.Fault.Name, t.Name))
+	default:
+		ev.Error = err.Error()
+		r.mu.Lock()
+		r.revertFailed++
+		r.mu.Unlock()
+		r.log.Error("revert failed: the journal keeps it for `faultline recover`", "fault", in.Fault.Name, "target", t.Name, "error", err)
+		r.addEvent(ev)
+		return
+	}
+	if r.cfg.Journal != nil {
+		if jerr := r.cfg.Journal.Complete(id, note); jerr != nil {
+			// The fault is reverted; a stale entry only makes recover revert it again,
+			// which is idempotent.
+			r.warn(fmt.Sprintf("fault %q on %s was reverted but its journal entry could not be completed: %v", in.Fault.Name, t.Name, jerr))
+		}
+	}
+	r.addEvent(ev)
+}
+
+// revertWithRetry reverts on a context that survives the run's cancellation, with a
+// fresh RevertTimeout per attempt and a doubling backoff between attempts.
+func (r *run) revertWithRetry(ctx context.Context, a faults.Action) error {
+	base := context.WithoutCancel(ctx)
+	backoff := RevertBackoff
+	var last error
+	for attempt := 1; attempt <= RevertAttempts; attempt++ {
+		actx, cancel := context.WithTimeout(base, faults.RevertTimeout)
+		err := a.Revert(actx)
+		cancel()
+		if err == nil || errors.Is(err, faults.ErrTargetGone) {
+			return err
+		}
+		last = err
+		r.log.Warn("revert failed, retrying", "attempt", attempt, "error", err)
+		if attempt < RevertAttempts {
+			_ = r.clock.SleepUntil(base, r.clock.Now().Add(backoff))
+			backoff *= 2
+		}
+	}
+	return fmt.Errorf("revert failed %d times, last: %w", RevertAttempts, last)
+}
+
+// failInjection stops harm: a fault that cannot be injected makes the experiment
+// meaningless, and the others must not go on without it.
+func (r *run) failInjection(label string, err error) {
+	r.stopHarm(&stopCause{status: report.StatusError, reason: fmt.Sprintf("injection of %s failed: %v", label, err)})
+}
+
+func (r *run) addEvent(ev report.Event) {
+	r.mu.Lock()
+	r.res.Events = append(r.res.Events, ev)
+	r.mu.Unlock()
+	r.progress(Update{Event: &ev})
+}

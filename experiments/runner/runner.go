@@ -1,0 +1,515 @@
+// Package runner runs a planned experiment: preflight, baseline, the faults on their
+// timeline, recovery, analysis and the result, as small stages over one run state.
+//
+// The runner owns the safety rules of DESIGN.md. Every injection is Prepared, written
+// to the journal and synced, then Applied; at its end (or at once on an abort, a lost
+// observation, an injection failure or an interrupt) it is Reverted on a context that
+// survives cancellation, retried, and its journal entry completed. A revert that fails
+// for good keeps its entry for `faultline recover` and makes the exit code 4.
+//
+// It depends on narrow interfaces declared here (a fault factory, a journal, a
+// sampler, a range query, a clock), so that its logic is tested with small fakes and
+// its behaviour against the real Docker Engine and Prometheus.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/faultline/faultline/experiments"
+	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/metrics"
+	"github.com/faultline/faultline/metrics/analysis"
+	"github.com/faultline/faultline/report"
+)
+
+// FaultFactory builds the Fault of one fault block, rejecting bad parameters.
+type FaultFactory func(spec *experiments.FaultSpec) (faults.Fault, error)
+
+// Journal durably records injections before they are applied (journal.Journal).
+type Journal interface {
+	Append(rec faults.Record) (int, error)
+	Complete(id int, note string) error
+}
+
+// Sampler takes one instant sample of every metric (metrics.Sampler).
+type Sampler interface {
+	Sample(ctx context.Context, at time.Time) []metrics.Observation
+}
+
+// PreflightCheck is one thing that must hold before any fault is injected.
+type PreflightCheck struct {
+	Name string
+	Run  func(ctx context.Context) error
+}
+
+// Defaults of Config.
+const (
+	DefaultParallel = 8
+	// RevertAttempts is how often a revert is tried before it counts as failed.
+	RevertAttempts = 3
+	// RevertBackoff is the wait after the first failed revert attempt; it doubles.
+	RevertBackoff = time.Second
+)
+
+// Config is everything one run needs.
+type Config struct {
+	// Plan is the planned experiment with its targets resolved.
+	Plan *experiments.Plan
+	// Faults builds the fault of each fault block.
+	Faults FaultFactory
+	// Journal records injections; required unless DryRun.
+	Journal Journal
+	// Sampler takes the live samples; nil when the experiment watches no metric.
+	Sampler Sampler
+	// RangeQuery fetches the final series for the analysis; nil to analyse the live
+	// samples only.
+	RangeQuery metrics.RangeQueryFunc
+	// Preflight checks run before anything else; any failure ends the run with exit 5.
+	Preflight []PreflightCheck
+	// Clock is the time source; nil means RealClock.
+	Clock Clock
+	// DryRun does everything but Apply and Revert.
+	DryRun bool
+	// Parallel bounds the faults applied or reverted at the same time (targets in
+	// parallel); 0 means DefaultParallel.
+	Parallel int
+	// SkipObservation, when it delivers, ends the observation that follows an
+	// interrupt or abort (a second SIGINT). Reverts are never skipped.
+	SkipObservation <-chan struct{}
+	// Progress receives updates for a live view; nil for none. It is called from the
+	// runner's goroutines one at a time and must not block for long.
+	Progress func(Update)
+	// Log receives one line per thing that happened; nil discards.
+	Log *slog.Logger
+	// Version is recorded in the result.
+	Version string
+	// Warnings are added to the result (for example the metrics client's).
+	Warnings []string
+}
+
+// Causes of a run ending before its planned end. ctx's cause (context.Cause) when the
+// caller cancels is the reason shown; ErrInterrupted is what a signal handler uses.
+var (
+	ErrInterrupted = errors.New("interrupted by signal")
+	// ErrPreflight marks a failed preflight check: exit code 5.
+	ErrPreflight = errors.New("preflight failed")
+	// ErrInvalid marks an experiment that cannot be run as planned: exit code 2.
+	ErrInvalid = errors.New("experiment cannot be run")
+)
+
+// stopCause says why harm stopped early; it becomes the result's status.
+type stopCause struct {
+	status report.Status
+	reason string
+	// lost is set when observation was lost: nothing is left to watch.
+	lost bool
+}
+
+func (s *stopCause) Error() string { return s.reason }
+
+// Update is one change for a live view.
+type Update struct {
+	Time    time.Time
+	Phase   string // baseline, fault, recovery, or "stopping" while reverting early
+	Elapsed time.Duration
+	Total   time.Duration // planned length of the run
+	// Event is set for an injection or a revert.
+	Event *report.Event
+	// Active lists the faults applied and not yet reverted, as "fault on container".
+	Active []string
+	// Observations and Checks are set after each sample: the latest values and the
+	// checks evaluated on what was seen so far.
+	Observations []metrics.Observation
+	Checks       []report.CheckResult
+	// Message is set for a warning or a stop.
+	Message string
+}
+
+// Run executes the plan and returns its result. The error is non-nil only when the run
+// could not start (ErrPreflight, ErrInvalid); then no fault was injected and the
+// result is nil. Cancelling ctx interrupts the run: everything is reverted, the rest
+// of the observation still runs (until SkipObservation), and the result is marked
+// interrupted with context.Cause(ctx) as its reason.
+func Run(ctx context.Context, cfg Config) (*report.Result, error) {
+	r, err := newRun(cfg)
+	if err != nil {
+		return nil, err
+	}
+	pipeline := MultiStage{
+		StageFunc(preflightStage),
+		StageFunc(timelineStage),
+		StageFunc(analysisStage),
+		StageFunc(resultStage),
+	}
+	if err := pipeline.Exec(ctx, r); err != nil {
+		return nil, err
+	}
+	return r.res, nil
+}
+
+// run is the state the stages share.
+type run struct {
+	cfg      Config
+	plan     *experiments.Plan
+	clock    Clock
+	log      *slog.Logger
+	built    map[*experiments.FaultSpec]faults.Fault
+	recorder *metrics.Recorder
+	sem      chan struct{}
+
+	t0       time.Time
+	obsEnd   time.Time
+	stopped  *stopCause // why harm stopped early; nil when it ran to plan
+	// stopHarm ends the fault phase early with a *stopCause.
+	stopHarm context.CancelCauseFunc
+
+	mu           sync.Mutex
+	res          *report.Result
+	active       map[string]bool
+	injected     int
+	revertFailed int
+	progressMu   sync.Mutex
+}
+
+func newRun(cfg Config) (*run, error) {
+	if cfg.Plan == nil || cfg.Plan.Experiment == nil {
+		return nil, fmt.Errorf("%w: no plan", ErrInvalid)
+	}
+	if cfg.Faults == nil {
+		return nil, fmt.Errorf("%w: no fault factory", ErrInvalid)
+	}
+	if cfg.Journal == nil && !cfg.DryRun {
+		return nil, fmt.Errorf("%w: no journal: faults are never injected without one", ErrInvalid)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = RealClock{}
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = DefaultParallel
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	e := cfg.Plan.Experiment
+	return &run{
+		cfg:      cfg,
+		plan:     cfg.Plan,
+		clock:    cfg.Clock,
+		log:      log,
+		built:    map[*experiments.FaultSpec]faults.Fault{},
+		recorder: metrics.NewRecorder(e.Metrics, e.Step),
+		sem:      make(chan struct{}, cfg.Parallel),
+		active:   map[string]bool{},
+	}, nil
+}
+
+// preflightStage builds every fault (bad parameters are ErrInvalid) and runs every
+// preflight check, reporting all failures at once.
+func preflightStage(ctx context.Context, r *run) error {
+	var invalid []error
+	for _, spec := range r.plan.Experiment.Faults {
+		f, err := r.cfg.Faults(spec)
+		if err != nil {
+			invalid = append(invalid, fmt.Errorf("%s: fault %q (%s): %w", spec.DeclRange, spec.Name, spec.Kind, err))
+			continue
+		}
+		r.built[spec] = f
+	}
+	for _, in := range r.plan.Injections {
+		if _, ok := r.plan.Targets[in.Fault.Target]; !ok {
+			invalid = append(invalid, fmt.Errorf("fault %q: target %q was not resolved", in.Fault.Name, in.Fault.Target))
+		}
+	}
+	if len(invalid) > 0 {
+		return fmt.Errorf("%w: %w", ErrInvalid, errors.Join(invalid...))
+	}
+	var failed []error
+	for _, c := range r.cfg.Preflight {
+		r.log.Info("preflight", "check", c.Name)
+		if err := c.Run(ctx); err != nil {
+			failed = append(failed, fmt.Errorf("%s: %w", c.Name, err))
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%w: %w", ErrPreflight, errors.Join(failed...))
+	}
+	return nil
+}
+
+// timelineStage runs baseline, faults and recovery: sampling throughout, each planned
+// injection at its time, and the reverts.
+func timelineStage(ctx context.Context, r *run) error {
+	e := r.plan.Experiment
+	r.t0 = r.clock.Now()
+	r.res = r.newResult()
+	r.obsEnd = r.t0.Add(r.plan.Total)
+	r.log.Info("run started", "experiment", e.Name, "baseline", e.Baseline, "faults", len(r.plan.Injections),
+		"duration", r.plan.Total, "dry_run", r.cfg.DryRun)
+	if r.cfg.DryRun {
+		r.warn("dry run: faults were prepared and journaled but never applied")
+	}
+
+	// harm ends early on an interrupt (ctx), an abort guard, lost observation or a
+	// failed injection; observation survives it and ends on its own schedule.
+	harm, stopHarm := context.WithCancelCause(ctx)
+	defer stopHarm(nil)
+	r.stopHarm = stopHarm
+	obs, stopObs := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopObs()
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		r.sampleLoop(obs, harm)
+	}()
+
+	var wg sync.WaitGroup
+	for i := range r.plan.Injections {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.inject(harm, r.plan.Injections[i])
+		}()
+	}
+	wg.Wait() // every fault applied has been reverted (or failed to be, for good)
+
+	if harm.Err() != nil {
+		stop := r.stopCauseOf(harm)
+		r.stopped = stop
+		now := r.clock.Now()
+		r.setStatus(stop.status, stop.reason)
+		r.log.Warn("harm stopped: every fault reverted", "reason", stop.reason)
+		r.progress(Update{Message: "stopped: " + stop.reason})
+		r.cutTimeline(now)
+		switch {
+		case stop.lost:
+			r.setRecoveryEnd(now) // we cannot see, so there is nothing to watch
+		case r.injectedCount() == 0:
+			r.setRecoveryEnd(now)
+		default:
+			r.setRecoveryEnd(now.Add(e.Recovery))
+		}
+	}
+	if err := r.sleepObserving(ctx, r.observationEnd()); err != nil {
+		r.warn(fmt.Sprintf("observation ended early at %s: %v", r.clock.Now().Format(time.RFC3339), err))
+		r.setRecoveryEnd(r.clock.Now())
+		stopObs()
+	}
+	if r.stopped != nil && r.stopped.lost {
+		stopObs() // a sample may hang until its timeout; there is nothing to wait for
+	}
+	<-sampled // it takes the sample due at the end, then stops
+	return nil
+}
+
+// sleepObserving waits until t while sampling goes on; SkipObservation ends it early,
+// and so does an interrupt (ctx) that comes after every fault was already reverted:
+// then there is nothing left to revert and the user wants the run to end.
+func (r *run) sleepObserving(ctx context.Context, t time.Time) error {
+	wait, cancel := context.WithCancelCause(context.Background())
+	stopped := r.stopped != nil
+	watched := make(chan struct{})
+	defer func() { cancel(nil); <-watched }()
+	go func() {
+		defer close(watched)
+		var interrupt <-chan struct{}
+		if !stopped {
+			interrupt = ctx.Done()
+		}
+		select {
+		case <-r.cfg.SkipObservation: // nil channel: never
+			cancel(errors.New("skipped by a second interrupt"))
+		case <-interrupt:
+			sc := r.stopCauseOf(ctx)
+			r.setStatus(sc.status, sc.reason+" during the recovery phase")
+			cancel(errors.New("interrupted"))
+		case <-wait.Done():
+		}
+	}()
+	return r.clock.SleepUntil(wait, t)
+}
+
+func (r *run) stopCauseOf(harm context.Context) *stopCause {
+	cause := context.Cause(harm)
+	var sc *stopCause
+	if errors.As(cause, &sc) {
+		return sc
+	}
+	if cause == nil || errors.Is(cause, context.Canceled) {
+		cause = ErrInterrupted
+	}
+	return &stopCause{status: report.StatusInterrupted, reason: cause.Error()}
+}
+
+// cutTimeline makes the result's timeline say what happened when harm stopped at now:
+// the fault phase ended then (or never started).
+func (r *run) cutTimeline(now time.Time) {
+	r.mu.Lock()
+	tl := &r.res.Timeline
+	if now.Before(tl.FaultStart) {
+		tl.FaultStart = now
+	}
+	cut := now.Before(tl.FaultEnd)
+	if cut {
+		tl.FaultEnd = now
+	}
+	r.mu.Unlock()
+	if cut {
+		r.warn(fmt.Sprintf("the fault phase was cut short at %s; the recovery phase starts there", now.Format(time.RFC3339)))
+	}
+}
+
+func (r *run) observationEnd() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.obsEnd
+}
+
+func (r *run) setRecoveryEnd(t time.Time) {
+	r.mu.Lock()
+	r.obsEnd = t
+	r.res.Timeline.RecoveryEnd = t
+	r.mu.Unlock()
+}
+
+func (r *run) newResult() *report.Result {
+	e := r.plan.Experiment
+	res := &report.Result{
+		SchemaVersion:    report.SchemaVersion,
+		FaultlineVersion: r.cfg.Version,
+		Experiment: report.Experiment{
+			Name: e.Name, Description: e.Description, File: e.Filename, Labels: e.Labels, Variables: e.Variables,
+			BaselineSeconds: e.Baseline.Seconds(), RecoverySeconds: e.Recovery.Seconds(), StepSeconds: e.Step.Seconds(),
+		},
+		StartedAt: r.t0,
+		Seed:      r.plan.Seed,
+		Targets:   r.plan.Targets,
+		Timeline: report.Timeline{
+			BaselineStart: r.t0,
+			FaultStart:    r.t0.Add(r.plan.FaultStart),
+			FaultEnd:      r.t0.Add(r.plan.FaultEnd),
+			RecoveryEnd:   r.t0.Add(r.plan.Total),
+		},
+		Warnings: append([]string(nil), r.cfg.Warnings...),
+	}
+	for _, in := range r.plan.Injections {
+		res.Timeline.Injections = append(res.Timeline.Injections, report.PlannedInjection{
+			Fault: in.Fault.Name, Kind: in.Fault.Kind, Target: in.Fault.Target, Repeat: in.Repeat,
+			Start: r.t0.Add(in.Start), End: r.t0.Add(in.End),
+		})
+	}
+	return res
+}
+
+// phaseAt names the phase at t for the live view.
+func (r *run) phaseAt(t time.Time) string {
+	return r.plan.PhaseAt(t.Sub(r.t0))
+}
+
+func (r *run) warn(msg string) {
+	r.mu.Lock()
+	r.res.Warnings = append(r.res.Warnings, msg)
+	r.mu.Unlock()
+	r.log.Warn(msg)
+	r.progress(Update{Message: "warning: " + msg})
+}
+
+// setStatus records the first early stop; later ones do not overwrite it.
+func (r *run) setStatus(s report.Status, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.res.Status == "" {
+		r.res.Status, r.res.Reason = s, reason
+	}
+}
+
+func (r *run) injectedCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.injected
+}
+
+func (r *run) progress(u Update) {
+	if r.cfg.Progress == nil {
+		return
+	}
+	now := r.clock.Now()
+	u.Time = now
+	u.Elapsed = now.Sub(r.t0)
+	u.Total = r.plan.Total
+	if u.Phase == "" {
+		u.Phase = r.phaseAt(now)
+	}
+	r.mu.Lock()
+	for k := range r.active {
+		u.Active = append(u.Active, k)
+	}
+	r.mu.Unlock()
+	sort.Strings(u.Active)
+	r.progressMu.Lock()
+	defer r.progressMu.Unlock()
+	r.cfg.Progress(u)
+}
+
+// analysisStage fetches the final series (the live samples when Prometheus cannot be
+// asked) and analyses them.
+func analysisStage(ctx context.Context, r *run) error {
+	e := r.plan.Experiment
+	if len(e.Metrics) == 0 {
+		analysis.Analyze(analysis.Input{Timeline: r.res.Timeline}).Apply(r.res)
+		return nil
+	}
+	observed := r.recorder.Metrics()
+	lost := r.stopped != nil && r.stopped.lost
+	if r.cfg.RangeQuery != nil && !lost {
+		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		collected, errs := metrics.Collect(qctx, r.cfg.RangeQuery, e.Metrics, r.t0, r.obsEnd, e.Step)
+		cancel()
+		if len(errs) == 0 {
+			observed = collected
+		} else {
+			r.warn(fmt.Sprintf("the final range query failed, so the analysis uses the live samples: %v", errors.Join(errs...)))
+		}
+	}
+	analysis.Analyze(analysis.Input{
+		Metrics: e.Metrics, Checks: e.Checks, Timeline: r.res.Timeline, Observed: observed,
+	}).Apply(r.res)
+	return nil
+}
+
+// resultStage decides status and exit code.
+func resultStage(_ context.Context, r *run) error {
+	res := r.res
+	res.EndedAt = r.clock.Now()
+	sort.SliceStable(res.Events, func(i, j int) bool { return res.Events[i].Actual.Before(res.Events[j].Actual) })
+	failedChecks := 0
+	for _, c := range res.Checks {
+		if !c.Passed {
+			failedChecks++
+		}
+	}
+	switch {
+	case r.revertFailed > 0:
+		reason := fmt.Sprintf("%d revert(s) failed: the system may still be faulted; run `faultline recover`", r.revertFailed)
+		if res.Reason != "" {
+			reason += " (after: " + res.Reason + ")"
+		}
+		res.Status, res.Reason, res.ExitCode = report.StatusError, reason, 4
+	case res.Status == report.StatusAborted || res.Status == report.StatusInterrupted || res.Status == report.StatusError:
+		res.ExitCode = 3
+	case failedChecks > 0:
+		res.Status, res.ExitCode = report.StatusFailed, 1
+		res.Reason = fmt.Sprintf("%d of %d checks failed", failedChecks, len(res.Checks))
+	default:
+		res.Status, res.ExitCode = report.StatusPassed, 0
+	}
+	r.log.Info("run ended", "status", res.Status, "reason", res.Reason, "exit_code", res.ExitCode, "score", res.Score.Value)
+	return nil
+}
