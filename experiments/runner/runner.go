@@ -164,9 +164,9 @@ type run struct {
 	recorder *metrics.Recorder
 	sem      chan struct{}
 
-	t0       time.Time
-	obsEnd   time.Time
-	stopped  *stopCause // why harm stopped early; nil when it ran to plan
+	t0      time.Time
+	obsEnd  time.Time
+	stopped *stopCause // why harm stopped early; nil when it ran to plan
 	// stopHarm ends the fault phase early with a *stopCause.
 	stopHarm context.CancelCauseFunc
 
