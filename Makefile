@@ -16,10 +16,15 @@ lint:
 # Every test: unit tests, the real Docker Engine, a real Prometheus, the host kernel,
 # and the kernel sandbox under qemu for netem (skipped with a reason when qemu is
 # missing on a laptop; CI sets FAULTLINE_REQUIRE_REAL=1 so nothing skips there).
-test: lint test-unit
+test: lint test-unit test-kernel
 
 test-unit:
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+# netem and prio tests of faults/network as /init of a Debian kernel under qemu; the
+# kernel package is fetched once into $XDG_CACHE_HOME/faultline/kernel.
+test-kernel:
+	$(GO) test -tags sandbox -count=1 -v -timeout 15m -run TestKernelSandbox ./internal/kernelsandbox
 
 fuzz:
 	$(GO) test ./experiments -run '^$$' -fuzz FuzzLoad -fuzztime $${FUZZTIME:-60s}
