@@ -3,8 +3,12 @@ package cmd
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/faultline/faultline/experiments"
+	"github.com/faultline/faultline/experiments/targets"
+	"github.com/faultline/faultline/internal/dockerx"
 )
 
 // errNoDocker marks a target resolution that could not reach a Docker Engine: `plan`
@@ -17,8 +21,32 @@ type targetOptions struct {
 	MaxTargets int   // 0: the experiment's own max_targets
 }
 
+// dockerPingTimeout bounds the preflight ping: an engine that does not answer in this
+// time is treated as unreachable.
+const dockerPingTimeout = 10 * time.Second
+
 // resolvePlanTargets resolves every target block of p against the Docker Engine named
 // by the environment and fills p.Targets and p.Seed.
 func resolvePlanTargets(ctx context.Context, env *Env, p *experiments.Plan, opts targetOptions) error {
-	return errNoDocker
+	cli, err := dockerx.New(env.Getenv)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errNoDocker, err)
+	}
+	defer cli.Close()
+	pingCtx, cancel := context.WithTimeout(ctx, dockerPingTimeout)
+	err = dockerx.Preflight(pingCtx, cli)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("%w: %w", errNoDocker, err)
+	}
+	resolved, seed, err := targets.Resolve(ctx, cli, p.Experiment, targets.Options{Seed: opts.Seed, MaxTargets: opts.MaxTargets})
+	p.Seed = seed
+	if err != nil {
+		if errors.Is(err, targets.ErrEmptySelection) || errors.Is(err, targets.ErrTooManyTargets) {
+			return withExitCode(err, ExitInvalid)
+		}
+		return err
+	}
+	p.Targets = resolved
+	return nil
 }

@@ -1,0 +1,52 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/faultline/faultline/experiments"
+	"github.com/faultline/faultline/experiments/targets"
+	"github.com/faultline/faultline/internal/dockertest"
+)
+
+func TestResolvePlanTargetsAgainstDocker(t *testing.T) {
+	cli := dockertest.Client(t)
+	img := dockertest.Image(t, cli, dockertest.Sleeper)
+	run := dockertest.UniqueName(t, "run")
+	c := dockertest.Run(t, cli, dockertest.RunOptions{Name: "plan", Image: img, Labels: map[string]string{"faultline.test.run": run}})
+	dockertest.Wait(t, cli, c.ID, "running", dockertest.Running)
+
+	env := &Env{Getenv: os.Getenv, Context: context.Background()}
+	tg := &experiments.Target{Name: "svc", Labels: map[string]string{"faultline.test.run": run}, Pick: experiments.PickAll}
+	p := experiments.NewPlan(&experiments.Experiment{Targets: []*experiments.Target{tg}})
+	if err := resolvePlanTargets(env.Context, env, p, targetOptions{Seed: 42}); err != nil {
+		t.Fatal(err)
+	}
+	if p.Seed != 42 || len(p.Targets["svc"]) != 1 || p.Targets["svc"][0].ID != c.ID {
+		t.Errorf("seed %d, targets %+v; want seed 42 and container %s", p.Seed, p.Targets, c.Name)
+	}
+
+	tg.Labels["faultline.test.run"] = run + "-nobody"
+	err := resolvePlanTargets(env.Context, env, experiments.NewPlan(p.Experiment), targetOptions{})
+	if !errors.Is(err, targets.ErrEmptySelection) || codeOf(err) != ExitInvalid {
+		t.Errorf("empty selection: %v (exit %d), want ErrEmptySelection with exit %d", err, codeOf(err), ExitInvalid)
+	}
+}
+
+func TestResolvePlanTargetsWithoutDocker(t *testing.T) {
+	t.Parallel()
+	missing := "unix://" + filepath.Join(t.TempDir(), "docker.sock")
+	env := &Env{Getenv: func(k string) string {
+		if k == "DOCKER_HOST" {
+			return missing
+		}
+		return ""
+	}, Context: context.Background()}
+	p := experiments.NewPlan(&experiments.Experiment{})
+	if err := resolvePlanTargets(env.Context, env, p, targetOptions{}); !errors.Is(err, errNoDocker) {
+		t.Errorf("err = %v, want errNoDocker", err)
+	}
+}
