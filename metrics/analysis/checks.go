@@ -59,7 +59,7 @@ func EvaluateCheck(c *experiments.Check, m report.Metric, tl report.Timeline) re
 			notes = append(notes, fmt.Sprintf("series %s has no baseline sample to measure max_change against", id))
 			continue
 		}
-		if len(m.Series) == 1 {
+		if len(m.Series) == 1 || c.MaxChange == nil { // max_change bounds differ per series
 			res.Low, res.High = finitePtr(lo), finitePtr(hi)
 		}
 		judge := func(ev report.Evidence) {
@@ -140,11 +140,11 @@ func EvaluateCheck(c *experiments.Check, m report.Metric, tl report.Timeline) re
 		}
 	case res.Violations > 0:
 		res.Verdict = report.VerdictFail
-		res.Reason = fmt.Sprintf("%d of %d values out of bounds", res.Violations, res.Evaluated)
+		res.Reason = fmt.Sprintf("%d of %d %s out of bounds", res.Violations, res.Evaluated, plural(res.Evaluated, "value", "values"))
 		res.Credit = 0.5 * float64(res.Evaluated-res.Violations) / float64(res.Evaluated)
 	default:
 		res.Verdict, res.Passed, res.Credit = report.VerdictPass, true, 1
-		res.Reason = fmt.Sprintf("all %d values within bounds", res.Evaluated)
+		res.Reason = fmt.Sprintf("%s within bounds", plural(res.Evaluated, "the one value", fmt.Sprintf("all %d values", res.Evaluated)))
 		if worst != nil {
 			worst.Note = "closest to the bounds"
 			res.Evidence = []report.Evidence{*worst}
@@ -302,4 +302,11 @@ func AbortTripped(a *experiments.Abort, series []report.Series) (tripped bool, s
 		}
 	}
 	return tripped, since, seriesID
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -33,6 +33,9 @@ func Summarize(values []float64) report.Stats {
 	if n > 1 {
 		sd = math.Sqrt(ss / float64(n-1))
 	}
+	if sd < 1e-12*math.Abs(mean) {
+		sd = 0 // rounding noise of equal values, not spread
+	}
 	return report.Stats{
 		Count:  n,
 		Mean:   mean,

@@ -1,0 +1,221 @@
+package report
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"time"
+)
+
+//go:embed report.html.tmpl
+var htmlTemplateText string
+
+// The HTML report is one self-contained file: no scripts, inline styles only, inline
+// SVG charts, and a Content-Security-Policy that forbids every request. Everything from
+// the experiment or from labels goes through html/template's escaping.
+var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
+	"num":      num,
+	"numUnit":  numUnit,
+	"signed":   signed,
+	"pct":      pct,
+	"pvalue":   pvalue,
+	"secs":     secs,
+	"optSecs":  optSecs,
+	"series":   seriesName,
+	"impact":   impactText,
+	"recovery": recoveryText,
+	"impactAt": impactAtText,
+	"band":     bandText,
+	"status":   statusWord,
+	"utc":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
+	"dur":      func(a, b time.Time) string { return b.Sub(a).Round(time.Millisecond).String() },
+}).Parse(htmlTemplateText))
+
+type htmlView struct {
+	*Result
+	Off    func(time.Time) string
+	Charts map[string]chart
+	Phases []phaseSpan
+}
+
+func renderHTML(w io.Writer, r *Result) error {
+	v := htmlView{Result: r, Off: func(t time.Time) string { return offset(r, t) }, Charts: map[string]chart{}, Phases: phases(r)}
+	for i := range r.Metrics {
+		v.Charts[r.Metrics[i].Name] = buildChart(r, &r.Metrics[i])
+	}
+	if err := htmlTemplate.Execute(w, v); err != nil {
+		return fmt.Errorf("render html: %w", err)
+	}
+	return nil
+}
+
+// Chart geometry, in SVG user units.
+const (
+	chartW, chartH                       = 860.0, 280.0
+	padLeft, padRight, padTop, padBottom = 64.0, 30.0, 26.0, 34.0
+)
+
+var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"}
+
+type chart struct {
+	W, H       float64
+	Left, Top  float64
+	PlotW      float64
+	PlotH      float64
+	Bottom     float64
+	Right      float64
+	MidX, MidY float64
+	Windows    []chartRect
+	Phases     []chartRect
+	Gaps       []chartRect
+	Lines      []chartLine
+	Thresholds []chartThreshold
+	XTicks     []chartTick
+	YTicks     []chartTick
+	Empty      bool
+}
+
+type chartRect struct {
+	X, W   float64
+	Label  string
+	LabelX float64
+}
+
+type chartLine struct {
+	D     string // SVG path data; a gap starts a new segment
+	Color string
+	Name  string
+	Dots  []chartTick // single points (a series with one sample shows as a dot)
+}
+
+type chartThreshold struct {
+	Y     float64
+	Label string
+}
+
+type chartTick struct {
+	X, Y  float64
+	Label string
+}
+
+func buildChart(r *Result, m *Metric) chart {
+	c := chart{W: chartW, H: chartH, Left: padLeft, Top: padTop, PlotW: chartW - padLeft - padRight, PlotH: chartH - padTop - padBottom}
+	c.Bottom, c.Right = c.Top+c.PlotH, c.Left+c.PlotW
+	c.MidX, c.MidY = c.Left+c.PlotW/2, c.Top+c.PlotH/2
+	t0, t1 := r.Timeline.BaselineStart, r.Timeline.RecoveryEnd
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, s := range m.Series {
+		for _, p := range s.Samples {
+			lo, hi = math.Min(lo, p.Value), math.Max(hi, p.Value)
+			if p.Time.Before(t0) {
+				t0 = p.Time
+			}
+			if p.Time.After(t1) {
+				t1 = p.Time
+			}
+		}
+	}
+	var thresholds []struct {
+		v     float64
+		label string
+	}
+	for _, ch := range r.Checks {
+		if ch.Metric != m.Name {
+			continue
+		}
+		if ch.High != nil {
+			thresholds = append(thresholds, struct {
+				v     float64
+				label string
+			}{*ch.High, ch.Name + " ≤ " + num(*ch.High)})
+		}
+		if ch.Low != nil {
+			thresholds = append(thresholds, struct {
+				v     float64
+				label string
+			}{*ch.Low, ch.Name + " ≥ " + num(*ch.Low)})
+		}
+	}
+	for _, th := range thresholds {
+		lo, hi = math.Min(lo, th.v), math.Max(hi, th.v)
+	}
+	if math.IsInf(lo, 1) {
+		c.Empty = true
+		lo, hi = 0, 1
+	}
+	if hi == lo {
+		d := math.Max(math.Abs(hi)*0.1, 1)
+		lo, hi = lo-d, hi+d
+	}
+	pad := (hi - lo) * 0.06
+	lo, hi = lo-pad, hi+pad
+	if !t1.After(t0) {
+		t1 = t0.Add(time.Second)
+	}
+	span := t1.Sub(t0).Seconds()
+	x := func(t time.Time) float64 { return c.Left + c.PlotW*t.Sub(t0).Seconds()/span }
+	y := func(v float64) float64 { return c.Top + c.PlotH*(1-(v-lo)/(hi-lo)) }
+	rect := func(a, b time.Time, label string) chartRect {
+		xa, xb := x(a), x(b)
+		if xb-xa < 2 {
+			xb = xa + 2 // an instant fault still shows
+		}
+		return chartRect{X: xa, W: xb - xa, Label: label, LabelX: (xa + xb) / 2}
+	}
+
+	for _, p := range phases(r) {
+		c.Phases = append(c.Phases, rect(p.Start, p.End, p.Name))
+	}
+	for _, in := range r.Timeline.Injections {
+		c.Windows = append(c.Windows, rect(in.Start, in.End, in.Fault))
+	}
+	if len(c.Windows) == 0 && r.Timeline.FaultEnd.After(r.Timeline.FaultStart) {
+		c.Windows = append(c.Windows, rect(r.Timeline.FaultStart, r.Timeline.FaultEnd, "fault"))
+	}
+	for _, g := range m.Gaps {
+		c.Gaps = append(c.Gaps, rect(g.Start, g.End, g.Reason))
+	}
+	for i, s := range m.Series {
+		ln := chartLine{Color: palette[i%len(palette)], Name: seriesName(s.Labels)}
+		// A gap breaks the line: consecutive samples further apart than twice the step are
+		// not joined.
+		step := time.Duration(r.Experiment.StepSeconds * float64(time.Second))
+		var seg []chartTick
+		flush := func() {
+			if len(seg) == 1 {
+				ln.Dots = append(ln.Dots, seg[0])
+			} else {
+				for j, p := range seg {
+					op := " L"
+					if j == 0 {
+						op = " M"
+					}
+					ln.D += fmt.Sprintf("%s%.1f,%.1f", op, p.X, p.Y)
+				}
+			}
+			seg = nil
+		}
+		for j, p := range s.Samples {
+			if j > 0 && step > 0 && p.Time.Sub(s.Samples[j-1].Time) > 2*step {
+				flush()
+			}
+			seg = append(seg, chartTick{X: x(p.Time), Y: y(p.Value)})
+		}
+		flush()
+		c.Lines = append(c.Lines, ln)
+	}
+	for _, th := range thresholds {
+		c.Thresholds = append(c.Thresholds, chartThreshold{Y: y(th.v), Label: th.label})
+	}
+	for i := 0; i <= 4; i++ {
+		v := lo + (hi-lo)*float64(i)/4
+		c.YTicks = append(c.YTicks, chartTick{X: c.Left - 6, Y: y(v), Label: num(v)})
+	}
+	for i := 0; i <= 6; i++ {
+		t := t0.Add(time.Duration(float64(t1.Sub(t0)) * float64(i) / 6))
+		c.XTicks = append(c.XTicks, chartTick{X: x(t), Y: c.Bottom + 16, Label: "+" + t.Sub(r.Timeline.BaselineStart).Round(time.Second).String()})
+	}
+	return c
+}

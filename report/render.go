@@ -1,0 +1,214 @@
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Formats lists the formats Render understands.
+var Formats = []string{"text", "json", "md", "html", "junit"}
+
+// ErrUnknownFormat is returned for a format Render does not know.
+var ErrUnknownFormat = errors.New("unknown report format")
+
+// Render writes r in a format: text, json, md (markdown), html or junit.
+func Render(w io.Writer, format string, r *Result) error {
+	if r == nil {
+		return errors.New("render: no result")
+	}
+	switch format {
+	case "text":
+		return renderText(w, r)
+	case "json":
+		return WriteJSON(w, r)
+	case "md", "markdown":
+		return renderMarkdown(w, r)
+	case "html":
+		return renderHTML(w, r)
+	case "junit":
+		return renderJUnit(w, r)
+	}
+	return fmt.Errorf("%w %q: use one of %s", ErrUnknownFormat, format, strings.Join(Formats, ", "))
+}
+
+// Extension is the file name extension of a format's output.
+func Extension(format string) string {
+	switch format {
+	case "text":
+		return ".txt"
+	case "md", "markdown":
+		return ".md"
+	case "junit":
+		return ".xml"
+	}
+	return "." + format
+}
+
+// WriteJSON writes r as indented JSON, the stored form of a result.
+func WriteJSON(w io.Writer, r *Result) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("encode result: %w", err)
+	}
+	return nil
+}
+
+// ReadFile reads a stored result. A file that is not a result, or one written by a
+// newer faultline, is an error that says so.
+func ReadFile(path string) (*Result, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read result: %w", err)
+	}
+	var r Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s is not a faultline result (JSON written by `faultline run`): %w", path, err)
+	}
+	if r.SchemaVersion == 0 {
+		return nil, fmt.Errorf("%s is not a faultline result: it has no schema_version", path)
+	}
+	if r.SchemaVersion > SchemaVersion {
+		return nil, fmt.Errorf("%s has result schema version %d, newer than this faultline understands (%d): upgrade faultline", path, r.SchemaVersion, SchemaVersion)
+	}
+	return &r, nil
+}
+
+// LabelString renders labels as {a="b", c="d"} in name order.
+func LabelString(labels map[string]string) string {
+	names := make([]string, 0, len(labels))
+	for k := range labels {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = fmt.Sprintf("%s=%q", k, labels[k])
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// seriesName is the label set without __name__, which is the same for every series of a
+// typical query and only makes the name long.
+func seriesName(labels map[string]string) string {
+	l := make(map[string]string, len(labels))
+	for k, v := range labels {
+		if k != "__name__" {
+			l[k] = v
+		}
+	}
+	return LabelString(l)
+}
+
+// num formats a value compactly: up to 4 significant digits.
+func num(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
+}
+
+func numUnit(v float64, unit string) string {
+	if unit == "" {
+		return num(v)
+	}
+	return num(v) + " " + unit
+}
+
+func pct(v float64) string { return fmt.Sprintf("%+.1f%%", 100*v) }
+
+func secs(s float64) string {
+	return (time.Duration(s * float64(time.Second))).Round(time.Millisecond).String()
+}
+
+func optSecs(s *float64, none string) string {
+	if s == nil {
+		return none
+	}
+	return secs(*s)
+}
+
+func pvalue(p float64) string {
+	if p < 0.0001 {
+		return "p<0.0001"
+	}
+	return "p=" + strconv.FormatFloat(p, 'g', 3, 64)
+}
+
+// offset is the time from the start of the baseline, as +1m5s.
+func offset(r *Result, t time.Time) string {
+	return "+" + t.Sub(r.Timeline.BaselineStart).Round(time.Millisecond).String()
+}
+
+func clock(t time.Time) string { return t.UTC().Format("15:04:05.000") }
+
+func statusWord(r *Result) string { return strings.ToUpper(string(r.Status)) }
+
+type phaseSpan struct {
+	Name       string
+	Start, End time.Time
+}
+
+func phases(r *Result) []phaseSpan {
+	tl := r.Timeline
+	return []phaseSpan{
+		{"baseline", tl.BaselineStart, tl.FaultStart},
+		{"fault", tl.FaultStart, tl.FaultEnd},
+		{"recovery", tl.FaultEnd, tl.RecoveryEnd},
+	}
+}
+
+func impactText(imp *Impact, unit string) string {
+	if imp == nil {
+		return "no impact measured (no baseline or fault samples)"
+	}
+	s := fmt.Sprintf("%s → %s (%s", numUnit(imp.BaselineMean, unit), numUnit(imp.FaultMean, unit), signed(imp.Absolute))
+	if imp.Relative != nil {
+		s += ", " + pct(*imp.Relative)
+	}
+	sig := "not significant"
+	if imp.Significant {
+		sig = "significant"
+	}
+	return s + fmt.Sprintf("); Mann-Whitney U=%s, %s (%s), %s at α=%s", num(imp.U), pvalue(imp.PValue), imp.Method, sig, num(imp.Alpha))
+}
+
+func signed(v float64) string {
+	if v >= 0 {
+		return "+" + num(v)
+	}
+	return num(v)
+}
+
+func recoveryText(s *Series) string {
+	switch {
+	case s.Band == nil:
+		return "no baseline band"
+	case s.Recovered:
+		return "recovered after " + optSecs(s.TimeToRecoverSeconds, "?")
+	default:
+		return "did not recover"
+	}
+}
+
+func impactAtText(s *Series) string {
+	if s.TimeToImpactSeconds == nil {
+		return "never left the baseline band"
+	}
+	return "impact after " + secs(*s.TimeToImpactSeconds)
+}
+
+func bandText(b *Band, unit string) string {
+	if b == nil {
+		return "-"
+	}
+	return fmt.Sprintf("[%s, %s]", num(b.Low), numUnit(b.High, unit))
+}
