@@ -392,4 +392,3 @@ func TestSandboxPreflightFindsNetem(t *testing.T) {
 		t.Errorf("Preflight on a kernel with netem, prio and u32: %v", err)
 	}
 }
-
