@@ -71,7 +71,7 @@ func fixture(recoverAt float64, errors float64) *report.Result {
 		StartedAt: at(0), EndedAt: at(181.5),
 		Seed:     42,
 		Timeline: tl,
-		Targets: map[string][]faults.Target{"db": {{ID: "0123456789abcdef0123", Name: "shop-db-1", Image: "shop-db:dev", State: "running", Group: "db"}}},
+		Targets:  map[string][]faults.Target{"db": {{ID: "0123456789abcdef0123", Name: "shop-db-1", Image: "shop-db:dev", State: "running", Group: "db"}}},
 		Events: []report.Event{
 			{Type: report.EventInject, Fault: "slow_db", Kind: "delay", Target: report.EventTarget{Name: "shop-db-1", ID: "0123456789abcdef0123"}, Planned: at(60), Actual: at(60.004)},
 			{Type: report.EventInject, Fault: "db_crash", Kind: "kill", Target: report.EventTarget{Name: "shop-db-1", ID: "0123456789abcdef0123"}, Planned: at(90), Actual: at(90.002)},

@@ -71,7 +71,6 @@ func firstDiff(got, want string) string {
 	return ""
 }
 
-
 func TestJSONRoundTrip(t *testing.T) {
 	t.Parallel()
 	r := fixture(145, 0.01)
