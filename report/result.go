@@ -138,6 +138,9 @@ type Event struct {
 	// Planned is when the action was due; Actual when it was acknowledged.
 	Planned time.Time `json:"planned"`
 	Actual  time.Time `json:"actual"`
+	// Started is when the action was sent (after its preparation and journal entry):
+	// Started - Planned is the scheduling delay, Actual - Started the action's own time.
+	Started *time.Time `json:"started,omitempty"`
 	// Error is the error of the action, empty on success.
 	Error string `json:"error,omitempty"`
 	// TargetGone is set when the container disappeared or was recreated, so that the
