@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
@@ -60,6 +61,9 @@ func LoadSource(filename string, src []byte, opts LoadOptions) (*Experiment, Sou
 	parser := hclparse.NewParser()
 	file, diags := parser.ParseHCL(src, filename)
 	if diags.HasErrors() {
+		return nil, parser.Files(), diags
+	}
+	if diags = append(diags, checkNumberLiterals(file.Body)...); diags.HasErrors() {
 		return nil, parser.Files(), diags
 	}
 	l := &loader{opts: opts, parser: parser, filename: filename}
@@ -141,6 +145,31 @@ func (l *loader) load(file *hcl.File) (*Experiment, hcl.Diagnostics) {
 	exp := &Experiment{Filename: l.filename, Variables: vars}
 	diags = append(diags, l.decodeBody(exp, byType, file)...)
 	return exp, diags
+}
+
+// checkNumberLiterals rejects number literals beyond float64's range. HCL keeps
+// numbers as arbitrary-precision floats, and turning 1e99999999 into text (in a
+// template, or in a message) would take minutes and gigabytes.
+func checkNumberLiterals(body hcl.Body) hcl.Diagnostics {
+	syntaxBody, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return nil
+	}
+	return hclsyntax.VisitAll(syntaxBody, func(n hclsyntax.Node) hcl.Diagnostics {
+		lit, ok := n.(*hclsyntax.LiteralValueExpr)
+		if !ok || lit.Val.Type() != cty.Number || lit.Val.IsNull() || !lit.Val.IsKnown() {
+			return nil
+		}
+		bf := lit.Val.AsBigFloat()
+		if bf.Sign() == 0 || bf.IsInf() {
+			return nil
+		}
+		if exp := bf.MantExp(nil); exp > 1024 || exp < -1074 {
+			return hcl.Diagnostics{rangeError(lit.SrcRange, "Number out of range",
+				"This number is beyond what faultline can use (about ±1e308); write a smaller one.")}
+		}
+		return nil
+	})
 }
 
 var (

@@ -173,6 +173,9 @@ func (v *variable) setRaw(raw, source string) hcl.Diagnostics {
 		if diags.HasErrors() {
 			return diags
 		}
+		if diags := checkNumberLiterals(&hclsyntax.Body{Attributes: hclsyntax.Attributes{"value": {Name: "value", Expr: expr}}}); diags.HasErrors() {
+			return diags
+		}
 		var d hcl.Diagnostics
 		val, d = expr.Value(nil)
 		if d.HasErrors() {
@@ -203,6 +206,9 @@ func (l *loader) applyVarFile(path string, declared map[string]*variable) hcl.Di
 	}
 	file, diags := l.parser.ParseHCL(src, path)
 	if diags.HasErrors() {
+		return diags
+	}
+	if diags = append(diags, checkNumberLiterals(file.Body)...); diags.HasErrors() {
 		return diags
 	}
 	attrs, d := file.Body.JustAttributes()
