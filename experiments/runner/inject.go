@@ -72,6 +72,8 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 			return
 		}
 	}
+	started := r.clock.Now()
+	ev.Started = &started
 	var applyErr error
 	if !r.cfg.DryRun {
 		applyErr = action.Apply(harm)
@@ -85,7 +87,7 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 	switch {
 	case applyErr == nil:
 		r.log.Info("injected", "fault", in.Fault.Name, "kind", in.Fault.Kind, "target", t.Name, "repeat", in.Repeat,
-			"late", ev.Actual.Sub(plannedStart).Round(time.Millisecond))
+			"delay", started.Sub(plannedStart).Round(time.Millisecond), "took", ev.Actual.Sub(started).Round(time.Millisecond))
 	case errors.Is(applyErr, faults.ErrTargetGone):
 		ev.Error, ev.TargetGone = applyErr.Error(), true
 		r.warn(fmt.Sprintf("fault %q: container %s is gone; nothing injected", in.Fault.Name, t.Name))
@@ -108,6 +110,8 @@ func (r *run) revertOne(ctx context.Context, in experiments.Injection, t faults.
 	ev := report.Event{Type: report.EventRevert, Fault: in.Fault.Name, Kind: in.Fault.Kind, Repeat: in.Repeat,
 		Target: report.EventTarget{Name: t.Name, ID: t.ID}, Planned: planned}
 	r.sem <- struct{}{}
+	started := r.clock.Now()
+	ev.Started = &started
 	var err error
 	if !r.cfg.DryRun {
 		err = r.revertWithRetry(ctx, action)

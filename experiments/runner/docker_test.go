@@ -1,0 +1,210 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/experiments"
+	"github.com/faultline/faultline/experiments/journal"
+	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/faults/container"
+	"github.com/faultline/faultline/internal/dockertest"
+	"github.com/faultline/faultline/report"
+	"github.com/moby/moby/client"
+)
+
+// The tests in this file run the runner for real: real containers on the real Docker
+// Engine, the real container faults, the real journal.
+
+// targetOf describes a test container as target resolution would.
+func targetOf(t *testing.T, cli *client.Client, c dockertest.Container, group string) faults.Target {
+	t.Helper()
+	in := dockertest.Inspect(t, cli, c.ID)
+	return faults.Target{ID: in.ID, Name: c.Name, State: string(in.State.Status), PID: in.State.Pid, Group: group}
+}
+
+func dockerPlan(targets map[string][]faults.Target, specs ...*experiments.FaultSpec) *experiments.Plan {
+	e := &experiments.Experiment{Name: "docker", Baseline: time.Second, Recovery: time.Second, Step: time.Second, Faults: specs}
+	p := experiments.NewPlan(e)
+	p.Targets = targets
+	return p
+}
+
+func containerFaults(cli container.Client) FaultFactory {
+	return func(spec *experiments.FaultSpec) (faults.Fault, error) {
+		return container.New(cli, spec.Kind, spec.Params)
+	}
+}
+
+func TestRealPauseAndKillAreRevertedOnTime(t *testing.T) {
+	t.Parallel()
+	cli := dockertest.Client(t)
+	img := dockertest.Image(t, cli, dockertest.Sleeper)
+	a := dockertest.Run(t, cli, dockertest.RunOptions{Name: "runner-pause", Image: img})
+	b := dockertest.Run(t, cli, dockertest.RunOptions{Name: "runner-kill", Image: img})
+	dockertest.WaitLog(t, cli, a.ID, "ready")
+	dockertest.WaitLog(t, cli, b.ID, "ready")
+
+	pause := &experiments.FaultSpec{Kind: "pause", Name: "freeze", Target: "a", Start: 0, Duration: 2 * time.Second, Params: faults.Params{}}
+	kill := &experiments.FaultSpec{Kind: "kill", Name: "crash", Target: "b", Start: 500 * time.Millisecond, Duration: 2 * time.Second,
+		Params: faults.Params{"signal": "SIGKILL", "restore": true}}
+	plan := dockerPlan(map[string][]faults.Target{"a": {targetOf(t, cli, a, "a")}, "b": {targetOf(t, cli, b, "b")}}, pause, kill)
+
+	dir := t.TempDir()
+	j, err := journal.Create(dir, "docker-run", "docker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// While each fault holds, see it for real on the engine.
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	progress := func(u Update) {
+		if u.Event == nil || u.Event.Type != report.EventInject || u.Event.Error != "" {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		in, err := cli.ContainerInspect(ctx, u.Event.Target.ID, client.ContainerInspectOptions{})
+		if err != nil {
+			t.Errorf("inspect %s: %v", u.Event.Target.Name, err)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		seen["paused "+u.Event.Target.Name] = in.Container.State.Paused
+		seen["running "+u.Event.Target.Name] = in.Container.State.Running
+	}
+	res, err := Run(context.Background(), Config{Plan: plan, Faults: containerFaults(cli), Journal: j, Progress: progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatalf("journal after a clean run: %v", err)
+	}
+	if !seen["paused "+a.Name] || seen["running "+b.Name] {
+		t.Fatalf("during the faults: %v; want %s paused and %s not running", seen, a.Name, b.Name)
+	}
+	if !dockertest.Running(dockertest.Inspect(t, cli, a.ID)) || dockertest.Paused(dockertest.Inspect(t, cli, a.ID)) {
+		t.Fatalf("%s not running unpaused after the run", a.Name)
+	}
+	dockertest.Wait(t, cli, b.ID, "running again after the kill's revert", dockertest.Running)
+	if res.ExitCode != 0 || len(res.Events) != 4 {
+		t.Fatalf("exit %d (%s), %d events; want 0 and 4", res.ExitCode, res.Reason, len(res.Events))
+	}
+	for _, ev := range res.Events {
+		// Correctness, not performance: each action happened at its own planned time
+		// and not at another one's (the faults are 500ms apart).
+		if ev.Started == nil || ev.Error != "" || ev.Actual.Before(*ev.Started) {
+			t.Errorf("%s %s on %s: error %q, started %v, acknowledged %s", ev.Type, ev.Fault, ev.Target.Name, ev.Error, ev.Started, ev.Actual)
+			continue
+		}
+		if late := ev.Started.Sub(ev.Planned); late < 0 || late > 400*time.Millisecond {
+			t.Errorf("%s %s on %s: sent %s after plan", ev.Type, ev.Fault, ev.Target.Name, late)
+		}
+	}
+	if left, _ := journal.Scan(dir); len(left) != 0 {
+		t.Fatalf("journal left after a clean run: %+v", left)
+	}
+}
+
+func TestRealTargetRemovedMidFaultIsAWarning(t *testing.T) {
+	t.Parallel()
+	cli := dockertest.Client(t)
+	img := dockertest.Image(t, cli, dockertest.Sleeper)
+	c := dockertest.Run(t, cli, dockertest.RunOptions{Name: "runner-vanish", Image: img})
+	dockertest.WaitLog(t, cli, c.ID, "ready")
+	pause := &experiments.FaultSpec{Kind: "pause", Name: "freeze", Target: "a", Start: 0, Duration: 2 * time.Second, Params: faults.Params{}}
+	plan := dockerPlan(map[string][]faults.Target{"a": {targetOf(t, cli, c, "a")}}, pause)
+	j, err := journal.Create(t.TempDir(), "vanish", "docker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	progress := func(u Update) {
+		if u.Event != nil && u.Event.Type == report.EventInject {
+			dockertest.Remove(t, cli, c.ID) // the target disappears while paused
+		}
+	}
+	res, err := Run(context.Background(), Config{Plan: plan, Faults: containerFaults(cli), Journal: j, Progress: progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatalf("a vanished target left its journal entry: %v", err)
+	}
+	if res.ExitCode != 0 || len(res.Warnings) == 0 || !hasGoneEvent(res) {
+		t.Fatalf("exit %d, warnings %v, events %+v; want 0 with a target-gone warning", res.ExitCode, res.Warnings, res.Events)
+	}
+}
+
+// failingUnpause is the real client with an engine that refuses to unpause.
+type failingUnpause struct {
+	*client.Client
+	mu    sync.Mutex
+	calls int
+}
+
+func (f *failingUnpause) ContainerUnpause(ctx context.Context, id string, opts client.ContainerUnpauseOptions) (client.ContainerUnpauseResult, error) {
+	f.mu.Lock()
+	f.calls++
+	f.mu.Unlock()
+	return client.ContainerUnpauseResult{}, errors.New("engine error: unpause refused (injected by the test)")
+}
+
+func TestRealRevertFailureKeepsTheJournalForRecover(t *testing.T) {
+	t.Parallel()
+	cli := dockertest.Client(t)
+	img := dockertest.Image(t, cli, dockertest.Sleeper)
+	c := dockertest.Run(t, cli, dockertest.RunOptions{Name: "runner-stuck", Image: img})
+	dockertest.WaitLog(t, cli, c.ID, "ready")
+	pause := &experiments.FaultSpec{Kind: "pause", Name: "freeze", Target: "a", Start: 0, Duration: time.Second, Params: faults.Params{}}
+	plan := dockerPlan(map[string][]faults.Target{"a": {targetOf(t, cli, c, "a")}}, pause)
+	dir := t.TempDir()
+	j, err := journal.Create(dir, "stuck", "docker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := &failingUnpause{Client: cli}
+	res, err := Run(context.Background(), Config{Plan: plan, Faults: containerFaults(broken), Journal: j})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err == nil {
+		t.Fatal("journal closed clean although the revert failed")
+	}
+	if res.ExitCode != 4 || res.Status != report.StatusError || broken.calls < RevertAttempts {
+		t.Fatalf("exit %d status %s after %d unpause calls; want 4, error, at least %d calls", res.ExitCode, res.Status, broken.calls, RevertAttempts)
+	}
+	if !dockertest.Paused(dockertest.Inspect(t, cli, c.ID)) {
+		t.Fatal("container not paused although every unpause failed: the test proves nothing")
+	}
+	// What `faultline recover` does: revive from the journal with a working engine.
+	dead, err := journal.Pending(dir)
+	if err != nil || len(dead) != 1 || len(dead[0].Pending) != 1 {
+		t.Fatalf("Pending = %+v, %v", dead, err)
+	}
+	rec, err := journal.Claim(dead[0].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	action, err := container.NewReviver(cli).Revive(dead[0].Pending[0].Record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), faults.RevertTimeout)
+	defer cancel()
+	if err := action.Revert(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Complete(dead[0].Pending[0].ID, "recovered"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if dockertest.Paused(dockertest.Inspect(t, cli, c.ID)) {
+		t.Fatal("still paused after recovery")
+	}
+}
