@@ -167,6 +167,15 @@ func (c *Client) explain(err error) error {
 		}
 		return fmt.Errorf("prometheus at %s: %w", c.URL(), err)
 	}
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var certErr *tls.CertificateVerificationError
+	switch {
+	case errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &certErr):
+		return fmt.Errorf("prometheus at %s presented a certificate we do not trust: set the tls block's ca_file (or server_name when the name differs): %w", c.URL(), err)
+	case strings.Contains(err.Error(), "tls: "), strings.Contains(err.Error(), "remote error"):
+		return fmt.Errorf("TLS handshake with prometheus at %s failed: check the tls block (ca_file, cert_file and key_file for a client certificate, server_name): %w", c.URL(), err)
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("prometheus at %s did not answer within %s: raise the prometheus block's timeout or check the server's load: %w", c.URL(), c.timeout, err)
 	}

@@ -321,9 +321,9 @@ func TestAuthAgainstProxy(t *testing.T) {
 		{"missing header", experiments.Prometheus{URL: headerURL}, "refused the credentials", false},
 		{"tls with CA and client cert", experiments.Prometheus{URL: tlsURL, TLS: &experiments.TLS{CAFile: pki.caFile, CertFile: pki.certFile, KeyFile: pki.keyFile}}, "", false},
 		{"tls server name", experiments.Prometheus{URL: tlsByName, TLS: &experiments.TLS{CAFile: pki.caFile, CertFile: pki.certFile, KeyFile: pki.keyFile, ServerName: "prometheus.test"}}, "", false},
-		{"tls without our CA", experiments.Prometheus{URL: tlsURL, TLS: &experiments.TLS{CertFile: pki.certFile, KeyFile: pki.keyFile}}, "certificate", false},
+		{"tls without our CA", experiments.Prometheus{URL: tlsURL, TLS: &experiments.TLS{CertFile: pki.certFile, KeyFile: pki.keyFile}}, "certificate we do not trust", false},
 		{"tls skip verify warns", experiments.Prometheus{URL: tlsURL, TLS: &experiments.TLS{InsecureSkipVerify: true, CertFile: pki.certFile, KeyFile: pki.keyFile}}, "", true},
-		{"tls without client cert", experiments.Prometheus{URL: tlsURL, TLS: &experiments.TLS{CAFile: pki.caFile}}, "unreachable", false},
+		{"tls without client cert", experiments.Prometheus{URL: tlsURL, TLS: &experiments.TLS{CAFile: pki.caFile}}, "TLS handshake", false},
 	}
 	ms := []*experiments.Metric{{Name: "latency", Query: latencyQuery}}
 	for _, tt := range tests {
