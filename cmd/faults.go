@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/faultline/faultline/experiments"
 	"github.com/faultline/faultline/faults"
@@ -91,9 +90,9 @@ func faultsRun(env *Env, opts *faultsOptions) error {
 			jk := jsonKind{Name: k.Name, Category: string(k.Category), Summary: k.Summary, Instant: k.Instant, AtLeastOne: k.AtLeastOne, Params: []jsonParam{}}
 			for _, p := range k.Params {
 				jp := jsonParam{Name: p.Name, Type: string(p.Type), Required: p.Required,
-					Min: p.Min, Max: p.Max, Bounds: formatBounds(p), Enum: p.Enum, Doc: p.Doc}
+					Min: p.Min, Max: p.Max, Bounds: experiments.FormatBounds(p), Enum: p.Enum, Doc: p.Doc}
 				if p.Default != nil {
-					jp.Default = formatDefault(p)
+					jp.Default = experiments.FormatDefault(p)
 				}
 				jk.Params = append(jk.Params, jp)
 			}
@@ -111,7 +110,7 @@ func faultsRun(env *Env, opts *faultsOptions) error {
 			}
 			for _, p := range k.Params {
 				fmt.Fprintf(env.Stdout, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Name, k.Category, p.Name, p.Type,
-					strconv.FormatBool(p.Required), formatDefault(p), formatBounds(p), p.Doc)
+					strconv.FormatBool(p.Required), experiments.FormatDefault(p), experiments.FormatBounds(p), p.Doc)
 			}
 		}
 		return nil
@@ -142,53 +141,20 @@ func printKind(w io.Writer, k faults.Kind) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  PARAMETER\tTYPE\tDEFAULT\tBOUNDS\tDESCRIPTION")
 	for _, p := range k.Params {
-		def := formatDefault(p)
+		def := experiments.FormatDefault(p)
 		switch {
 		case p.Required:
 			def = "required"
 		case def == "":
 			def = "-"
 		}
-		bounds := formatBounds(p)
+		bounds := experiments.FormatBounds(p)
 		if bounds == "" {
 			bounds = "-"
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", p.Name, p.Type, def, bounds, p.Doc)
 	}
 	_ = tw.Flush()
-}
-
-// formatDefault writes a parameter's default as it would be written in an experiment.
-func formatDefault(p faults.Param) string {
-	switch v := p.Default.(type) {
-	case nil:
-		return ""
-	case time.Duration:
-		return v.String()
-	case string:
-		return strconv.Quote(v)
-	case float64:
-		if p.Type == faults.Percent {
-			return strconv.FormatFloat(v, 'f', -1, 64) + "%"
-		}
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	default:
-		return fmt.Sprint(v)
-	}
-}
-
-func formatBounds(p faults.Param) string {
-	var parts []string
-	if p.Min != nil {
-		parts = append(parts, ">= "+experiments.FormatBound(p.Type, *p.Min))
-	}
-	if p.Max != nil {
-		parts = append(parts, "<= "+experiments.FormatBound(p.Type, *p.Max))
-	}
-	if len(p.Enum) > 0 {
-		parts = append(parts, "one of "+strings.Join(p.Enum, ", "))
-	}
-	return strings.Join(parts, ", ")
 }
 
 func kindSuggestion(given string) string {

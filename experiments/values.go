@@ -230,3 +230,38 @@ func formatBytes(n int64) string {
 	}
 	return fmt.Sprintf("%d bytes", n)
 }
+
+// FormatDefault writes a parameter's default as it would be written in an experiment
+// ("" when there is none).
+func FormatDefault(p faults.Param) string {
+	switch v := p.Default.(type) {
+	case nil:
+		return ""
+	case time.Duration:
+		return v.String()
+	case string:
+		return strconv.Quote(v)
+	case float64:
+		if p.Type == faults.Percent {
+			return strconv.FormatFloat(v, 'f', -1, 64) + "%"
+		}
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// FormatBounds writes a parameter's bounds and allowed values ("" when unbounded).
+func FormatBounds(p faults.Param) string {
+	var parts []string
+	if p.Min != nil {
+		parts = append(parts, ">= "+FormatBound(p.Type, *p.Min))
+	}
+	if p.Max != nil {
+		parts = append(parts, "<= "+FormatBound(p.Type, *p.Max))
+	}
+	if len(p.Enum) > 0 {
+		parts = append(parts, "one of "+strings.Join(p.Enum, ", "))
+	}
+	return strings.Join(parts, ", ")
+}
