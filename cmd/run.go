@@ -116,12 +116,14 @@ func runRun(env *Env, opts *runOptions) error {
 	if err := dockerx.Preflight(ctx, cli); err != nil {
 		return exitf(ExitPreflight, "preflight: %w", err)
 	}
-	if err := resolvePlanTargets(ctx, env, plan, opts.Targets); err != nil {
-		return exitf(ExitPreflight, "preflight: resolve targets: %w", err)
-	}
 	stateDir, err := journal.Dir(opts.StateDir, env.Getenv, os.Geteuid())
 	if err != nil {
 		return exitf(ExitPreflight, "preflight: %w", err)
+	}
+	if err := resolvePlanTargets(ctx, env, plan, opts.Targets); err != nil {
+		// A dead run may have left the targets paused or stopped, which is why they
+		// no longer match: say so.
+		return exitf(ExitPreflight, "preflight: resolve targets: %w%s", err, unrecoveredNote(stateDir))
 	}
 	if err := refuseJournaledTargets(stateDir, plan); err != nil {
 		return exitf(ExitPreflight, "preflight: %w", err)
@@ -289,6 +291,19 @@ func refuseJournaledTargets(stateDir string, plan *experiments.Plan) error {
 	}
 	return fmt.Errorf("unreverted faults in %s hit this experiment's targets: %s; %s",
 		stateDir, strings.Join(conflicts, "; "), advice)
+}
+
+// unrecoveredNote mentions dead runs' unreverted faults, if there are any.
+func unrecoveredNote(stateDir string) string {
+	dead, err := journal.Pending(stateDir)
+	if err != nil || len(dead) == 0 {
+		return ""
+	}
+	n := 0
+	for _, st := range dead {
+		n += len(st.Pending)
+	}
+	return fmt.Sprintf("\nnote: %d fault(s) of %d dead run(s) in %s were never reverted and may be why: run `faultline recover`", n, len(dead), stateDir)
 }
 
 // watchSignals turns the first signal into an interrupt and the second into a skip of

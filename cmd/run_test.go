@@ -1,0 +1,335 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/experiments"
+	"github.com/faultline/faultline/experiments/journal"
+	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/internal/dockertest"
+	"github.com/faultline/faultline/report"
+)
+
+func TestRunFlags(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args     []string
+		wantCode int
+		check    func(*runOptions) bool
+	}{
+		{[]string{"run", "x.hcl"}, 0, func(o *runOptions) bool {
+			return o.File == "x.hcl" && strings.Join(o.Formats, ",") == "html,text" && o.LogFormat == "text" && !o.DryRun
+		}},
+		{[]string{"run", "--dry-run", "--seed", "7", "--max-targets", "2", "--format", "md,junit", "--out", "o", "--state-dir", "s", "--log-format", "json", "--var", "a=b", "x.hcl"}, 0,
+			func(o *runOptions) bool {
+				return o.DryRun && o.Targets.Seed == 7 && o.Targets.MaxTargets == 2 && strings.Join(o.Formats, ",") == "md,junit" &&
+					o.Out == "o" && o.StateDir == "s" && o.LogFormat == "json" && len(o.Flags.Vars) == 1
+			}},
+		{[]string{"run"}, ExitInvalid, nil},
+		{[]string{"run", "--bogus", "x.hcl"}, ExitInvalid, nil},
+	}
+	for _, tc := range tests {
+		var got *runOptions
+		env := &Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }, Context: context.Background()}
+		root := NewRootCmd(env)
+		for _, c := range root.Commands() {
+			if c.Name() == "run" {
+				root.RemoveCommand(c)
+			}
+		}
+		root.AddCommand(newRunCmd(env, func(o *runOptions) error { got = o; return nil }))
+		root.SetArgs(tc.args)
+		code := codeOf(root.Execute())
+		if code != tc.wantCode {
+			t.Errorf("%v: exit %d, want %d", tc.args, code, tc.wantCode)
+			continue
+		}
+		if tc.check != nil && (got == nil || !tc.check(got)) {
+			t.Errorf("%v: options %+v", tc.args, got)
+		}
+	}
+}
+
+func TestRunRejectsBadOptionsBeforeAnything(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--format", "pdf", "../examples/killed-replica.hcl"}, "--format"},
+		{[]string{"run", "--log-format", "xml", "../examples/killed-replica.hcl"}, "--log-format"},
+		{[]string{"run", "--max-targets", "-1", "../examples/killed-replica.hcl"}, "--max-targets"},
+		{[]string{"run", "../experiments/testdata/errors/checks.hcl"}, ""},
+	}
+	for _, tc := range tests {
+		code, _, stderr := memRun(t, tc.args...)
+		if code != ExitInvalid || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 naming %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+func TestRefuseJournaledTargets(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j, err := journal.Create(dir, "old-run", "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Append(faults.Record{Kind: "pause", Fault: "freeze", Target: faults.TargetRef{ID: "c1", Name: "shop-backend-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	p := planWithTargets("c1")
+	// Live: the other run is still going.
+	if err := refuseJournaledTargets(dir, p); err == nil || !strings.Contains(err.Error(), "live") {
+		t.Fatalf("live journal on our target: %v, want a refusal naming the live run", err)
+	}
+	if err := refuseJournaledTargets(dir, planWithTargets("c2")); err != nil {
+		t.Fatalf("journal on another container: %v, want no refusal", err)
+	}
+	j.Close() // leaves the entry: a dead run
+	err = refuseJournaledTargets(dir, p)
+	if err == nil || !strings.Contains(err.Error(), "faultline recover") || !strings.Contains(err.Error(), "shop-backend-1") {
+		t.Fatalf("dead journal on our target: %v, want a refusal saying to run faultline recover", err)
+	}
+}
+
+// faultlineBinary builds faultline once per test process.
+var faultlineBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "faultline-test-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "faultline")
+	cmd := exec.Command("go", "build", "-o", bin, "..")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func buildFaultline(t *testing.T) string {
+	t.Helper()
+	bin, err := faultlineBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// crashExperiment pauses one container and kills another (restore = true), both for
+// long enough that the test acts in the middle.
+func crashExperiment(t *testing.T, paused, killed string) string {
+	t.Helper()
+	src := fmt.Sprintf(`
+experiment "crash-test" {
+  baseline = "1s"
+  recovery = "1s"
+  step     = "1s"
+}
+
+target "frozen" {
+  name = "^%s$"
+}
+
+target "dead" {
+  name = "^%s$"
+}
+
+fault "pause" "freeze" {
+  target   = target.frozen
+  duration = "2m"
+}
+
+fault "kill" "crash" {
+  target   = target.dead
+  duration = "2m"
+  restore  = true
+}
+`, paused, killed)
+	path := filepath.Join(t.TempDir(), "crash.hcl")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startRun starts `faultline run` and returns it with its combined output so far.
+func startRun(t *testing.T, bin string, args ...string) (*exec.Cmd, *syncBuf) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	out := &syncBuf{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Signal(syscall.SIGINT) // let it revert
+			done := make(chan struct{})
+			go func() { cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(60 * time.Second):
+				cmd.Process.Kill()
+			}
+		}
+	})
+	return cmd, out
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func exitCode(t *testing.T, err error) int {
+	t.Helper()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0
+}
+
+func TestKilledRunIsRecovered(t *testing.T) {
+	t.Parallel()
+	cli := dockertest.Client(t)
+	bin := buildFaultline(t)
+	img := dockertest.Image(t, cli, dockertest.Sleeper)
+	a := dockertest.Run(t, cli, dockertest.RunOptions{Name: "crash-paused", Image: img})
+	b := dockertest.Run(t, cli, dockertest.RunOptions{Name: "crash-killed", Image: img})
+	dockertest.WaitLog(t, cli, a.ID, "ready")
+	dockertest.WaitLog(t, cli, b.ID, "ready")
+	exp := crashExperiment(t, a.Name, b.Name)
+	state := t.TempDir()
+
+	run, out := startRun(t, bin, "run", "--state-dir", state, "--out", t.TempDir(), exp)
+	dockertest.Wait(t, cli, a.ID, "paused by the run", dockertest.Paused)
+	dockertest.Wait(t, cli, b.ID, "killed by the run", dockertest.NotRunning)
+	if err := run.Process.Kill(); err != nil { // SIGKILL: no revert can run
+		t.Fatal(err)
+	}
+	run.Wait()
+	if !dockertest.Paused(dockertest.Inspect(t, cli, a.ID)) {
+		t.Fatalf("the container was unpaused without recover: the test proves nothing\n%s", out)
+	}
+
+	// A new run on the same targets refuses and says what to do.
+	again := exec.Command(bin, "run", "--state-dir", state, "--out", t.TempDir(), exp)
+	refusal, err := again.CombinedOutput()
+	if code := exitCode(t, err); code != ExitPreflight || !strings.Contains(string(refusal), "faultline recover") {
+		t.Fatalf("run over an unrecovered journal: exit %d\n%s\nwant 5 naming faultline recover", code, refusal)
+	}
+
+	rec := exec.Command(bin, "recover", "--state-dir", state)
+	recOut, err := rec.CombinedOutput()
+	if code := exitCode(t, err); code != 0 {
+		t.Fatalf("recover: exit %d\n%s", code, recOut)
+	}
+	if strings.Count(string(recOut), "reverted") < 2 {
+		t.Fatalf("recover did not report both reverts:\n%s", recOut)
+	}
+	if in := dockertest.Inspect(t, cli, a.ID); !dockertest.Running(in) || dockertest.Paused(in) {
+		t.Fatalf("%s not running unpaused after recover", a.Name)
+	}
+	if !dockertest.Running(dockertest.Inspect(t, cli, b.ID)) {
+		t.Fatalf("%s not running after recover", b.Name)
+	}
+	if left, err := journal.Scan(state); err != nil || len(left) != 0 {
+		t.Fatalf("journals left after recover: %+v, %v", left, err)
+	}
+	recOut, err = exec.Command(bin, "recover", "--state-dir", state).CombinedOutput()
+	if code := exitCode(t, err); code != 0 || !strings.Contains(string(recOut), "nothing to recover") {
+		t.Fatalf("second recover: exit %d\n%s", code, recOut)
+	}
+}
+
+func TestInterruptedRunRevertsAndReports(t *testing.T) {
+	t.Parallel()
+	cli := dockertest.Client(t)
+	bin := buildFaultline(t)
+	img := dockertest.Image(t, cli, dockertest.Sleeper)
+	a := dockertest.Run(t, cli, dockertest.RunOptions{Name: "sigint-paused", Image: img})
+	b := dockertest.Run(t, cli, dockertest.RunOptions{Name: "sigint-killed", Image: img})
+	dockertest.WaitLog(t, cli, a.ID, "ready")
+	dockertest.WaitLog(t, cli, b.ID, "ready")
+	exp := crashExperiment(t, a.Name, b.Name)
+	state, outDir := t.TempDir(), t.TempDir()
+
+	run, out := startRun(t, bin, "run", "--state-dir", state, "--out", outDir, "--format", "html", exp)
+	dockertest.Wait(t, cli, a.ID, "paused by the run", dockertest.Paused)
+	dockertest.Wait(t, cli, b.ID, "killed by the run", dockertest.NotRunning)
+	// Wait until both injections are acknowledged, so the interrupt hits mid-fault.
+	waitFor(t, func() bool { return strings.Count(out.String(), "msg=injected") == 2 }, "both injections logged", out)
+	if err := run.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	// The first interrupt still observes the recovery (1s here); the run ends by itself.
+	err := run.Wait()
+	if code := exitCode(t, err); code != ExitAborted {
+		t.Fatalf("exit %d after SIGINT, want 3\n%s", code, out)
+	}
+	if in := dockertest.Inspect(t, cli, a.ID); !dockertest.Running(in) || dockertest.Paused(in) {
+		t.Fatalf("%s still paused after the interrupt\n%s", a.Name, out)
+	}
+	if !dockertest.Running(dockertest.Inspect(t, cli, b.ID)) {
+		t.Fatalf("%s not restarted after the interrupt\n%s", b.Name, out)
+	}
+	res, err := report.ReadFile(filepath.Join(outDir, "result.json"))
+	if err != nil {
+		t.Fatalf("no result written: %v\n%s", err, out)
+	}
+	if res.Status != report.StatusInterrupted || res.ExitCode != ExitAborted || len(res.Events) != 4 {
+		b, _ := json.MarshalIndent(res.Events, "", " ")
+		t.Fatalf("result: status %s exit %d, events %s", res.Status, res.ExitCode, b)
+	}
+	if _, err := os.Stat(filepath.Join(outDir, "result.html")); err != nil {
+		t.Fatalf("html report: %v", err)
+	}
+	if left, _ := journal.Scan(state); len(left) != 0 {
+		t.Fatalf("journal left after an interrupted run: %+v", left)
+	}
+}
+
+// waitFor polls cond until it holds or 60s pass.
+func waitFor(t *testing.T, cond func() bool, what string, out fmt.Stringer) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s\n%s", what, out)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition, with a deadline
+	}
+}
+
+func planWithTargets(ids ...string) *experiments.Plan {
+	p := experiments.NewPlan(&experiments.Experiment{Name: "x"})
+	var ts []faults.Target
+	for _, id := range ids {
+		ts = append(ts, faults.Target{ID: id, Name: id})
+	}
+	p.Targets = map[string][]faults.Target{"t": ts}
+	return p
+}
