@@ -121,13 +121,19 @@ func TestStepSeenWhereItHappened(t *testing.T) {
 		}
 	}
 
-	// Final range query, then the analysis.
-	observed, errs := metrics.Collect(context.Background(), client.RangeQuery, ms, start, end, step)
+	// Final range query, then the analysis. The start is off the millisecond grid, as a
+	// runner's clock is: Prometheus rounds it, and the steps must still line up.
+	observed, errs := metrics.Collect(context.Background(), client.RangeQuery, ms, start.Add(700*time.Microsecond), end, step)
 	if len(errs) > 0 {
 		t.Fatalf("collect: %v", errs)
 	}
 	if len(observed) != 1 || len(observed[0].Series) != 2 {
 		t.Fatalf("want one metric with two series, got %+v", observed)
+	}
+	for _, s := range observed[0].Series {
+		if len(s.Gaps) > 0 || len(s.Samples) != 16 {
+			t.Errorf("series %v: %d samples, gaps %+v; want one per second, no gap", s.Labels, len(s.Samples), s.Gaps)
+		}
 	}
 	var firstSlow time.Time
 	for _, s := range observed[0].Series {

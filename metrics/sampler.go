@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -169,6 +170,8 @@ func (r *Recorder) Metrics() []report.Metric {
 // failing query is a gap over the whole run and an error in the returned list; the
 // other metrics are still collected.
 func Collect(ctx context.Context, query RangeQueryFunc, ms []*experiments.Metric, start, end time.Time, step time.Duration) ([]report.Metric, []error) {
+	// Whole milliseconds, as Prometheus keeps them, so the steps it returns fall on ours.
+	start, end = start.Truncate(time.Millisecond), end.Truncate(time.Millisecond)
 	out := make([]report.Metric, 0, len(ms))
 	var errs []error
 	for _, m := range ms {
@@ -195,19 +198,21 @@ func FromRange(m *experiments.Metric, series []Series, start, end time.Time, ste
 	}
 	for _, s := range series {
 		rs := report.Series{Labels: s.Labels, Samples: make([]report.Sample, 0, len(s.Samples))}
-		byStep := map[int64]float64{}
+		// Prometheus works in milliseconds and rounds the start it is given, so samples are
+		// matched to the nearest step rather than by exact timestamp.
+		byStep := map[int64]Sample{}
 		for _, p := range s.Samples {
-			byStep[p.Time.UnixMilli()] = p.Value
+			byStep[int64(math.Round(float64(p.Time.Sub(start))/float64(step)))] = p
 		}
-		for t := start; !t.After(end); t = t.Add(step) {
-			v, ok := byStep[t.UnixMilli()]
+		for k, t := int64(0), start; !t.After(end); k, t = k+1, t.Add(step) {
+			p, ok := byStep[k]
 			switch {
 			case !ok:
 				rs.Gaps = addGap(rs.Gaps, t, t.Add(step), GapMissing)
-			case !finite(v):
-				rs.Gaps = addGap(rs.Gaps, t, t.Add(step), GapNaN)
+			case !finite(p.Value):
+				rs.Gaps = addGap(rs.Gaps, p.Time, p.Time.Add(step), GapNaN)
 			default:
-				rs.Samples = append(rs.Samples, report.Sample{Time: t.UTC(), Value: v})
+				rs.Samples = append(rs.Samples, report.Sample{Time: p.Time.UTC(), Value: p.Value})
 			}
 		}
 		rm.Series = append(rm.Series, rs)

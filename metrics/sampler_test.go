@@ -133,3 +133,17 @@ func TestNewClientRejectsBadConfig(t *testing.T) {
 		t.Error("a nil prometheus block must be an error")
 	}
 }
+
+// Prometheus rounds a start time to the millisecond; steps must still line up.
+func TestFromRangeSubMillisecondStart(t *testing.T) {
+	t.Parallel()
+	start := t0.Add(700 * time.Microsecond)
+	var samples []Sample
+	for k := 0; k <= 4; k++ {
+		samples = append(samples, Sample{t0.Add(time.Millisecond + time.Duration(k)*time.Second), float64(k)})
+	}
+	got := FromRange(&experiments.Metric{Name: "m"}, []Series{{Labels: map[string]string{}, Samples: samples}}, start, start.Add(4*time.Second), time.Second)
+	if s := got.Series[0]; len(s.Samples) != 5 || len(s.Gaps) != 0 || s.Samples[4].Value != 4 {
+		t.Errorf("samples %+v gaps %+v, want 5 samples and no gap", s.Samples, s.Gaps)
+	}
+}
