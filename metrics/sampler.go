@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"sync"
 	"time"
 
@@ -62,8 +63,9 @@ func (s *Sampler) Sample(ctx context.Context, at time.Time) []Observation {
 func (s *Sampler) one(ctx context.Context, m *experiments.Metric, at time.Time) Observation {
 	obs := Observation{Metric: m.Name, At: at}
 	series, err := s.query(ctx, m.Query, at)
+	var netErr net.Error
 	switch {
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		obs.Gap = GapTimeout
 	case err != nil:
 		obs.Gap = "error: " + err.Error()

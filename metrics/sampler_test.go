@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -145,5 +147,26 @@ func TestFromRangeSubMillisecondStart(t *testing.T) {
 	got := FromRange(&experiments.Metric{Name: "m"}, []Series{{Labels: map[string]string{}, Samples: samples}}, start, start.Add(4*time.Second), time.Second)
 	if s := got.Series[0]; len(s.Samples) != 5 || len(s.Gaps) != 0 || s.Samples[4].Value != 4 {
 		t.Errorf("samples %+v gaps %+v, want 5 samples and no gap", s.Samples, s.Gaps)
+	}
+}
+
+// A server that does not answer within the timeout is a timeout gap, not an error.
+func TestSamplerTimeoutAgainstSlowServer(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // hold the request until the client gives up or the test ends
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(func() { close(release); slow.Close() })
+	c, err := NewClient(&experiments.Prometheus{URL: slow.URL, Timeout: 200 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := NewSampler(c.Query, []*experiments.Metric{{Name: "m", Query: "up"}}).Sample(context.Background(), t0)
+	if len(obs) != 1 || obs[0].Gap != GapTimeout {
+		t.Errorf("observation %+v, want a timeout gap", obs)
 	}
 }
