@@ -43,6 +43,9 @@ type QueryFunc func(ctx context.Context, query string, at time.Time) ([]Series, 
 // RangeQueryFunc evaluates a query over [start, end] at step resolution.
 type RangeQueryFunc func(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]Series, error)
 
+// MaxConcurrentQueries bounds the queries a Sampler runs at once.
+const MaxConcurrentQueries = 8
+
 // DefaultTimeout bounds one query when the experiment sets no timeout.
 const DefaultTimeout = 10 * time.Second
 
@@ -73,6 +76,9 @@ func NewClient(cfg *experiments.Prometheus, getenv func(string) string) (*Client
 
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = nil // Prometheus is reached directly; a proxy in the environment would see our credentials
+	// The sampler queries every metric at once each step: keep that many connections
+	// alive instead of the default two, or each step pays for new ones.
+	tr.MaxIdleConnsPerHost = MaxConcurrentQueries
 	if cfg.TLS != nil || base.Scheme == "https" {
 		tc, warn, err := tlsConfig(cfg.TLS)
 		if err != nil {

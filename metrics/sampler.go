@@ -44,15 +44,17 @@ func NewSampler(query QueryFunc, ms []*experiments.Metric) *Sampler {
 	return &Sampler{query: query, metrics: ms}
 }
 
-// Sample queries every metric at once and returns one Observation per metric, in the
+// Sample queries the metrics concurrently (at most MaxConcurrentQueries at once) and returns one Observation per metric, in the
 // order of the metrics.
 func (s *Sampler) Sample(ctx context.Context, at time.Time) []Observation {
 	out := make([]Observation, len(s.metrics))
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, MaxConcurrentQueries)
 	for i, m := range s.metrics {
 		wg.Add(1)
+		slots <- struct{}{}
 		go func() {
-			defer wg.Done()
+			defer func() { <-slots; wg.Done() }()
 			out[i] = s.one(ctx, m, at)
 		}()
 	}
