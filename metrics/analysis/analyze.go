@@ -120,7 +120,17 @@ func phaseValues(s report.Series, tl report.Timeline) map[string][]float64 {
 }
 
 func analyzeSeries(s report.Series, tl report.Timeline, opts Options) report.Series {
-	s.Samples = append([]report.Sample(nil), s.Samples...)
+	// Non-finite values cannot be compared or written as JSON: they are gaps.
+	kept := make([]report.Sample, 0, len(s.Samples))
+	s.Gaps = append([]report.Gap(nil), s.Gaps...)
+	for _, p := range s.Samples {
+		if math.IsNaN(p.Value) || math.IsInf(p.Value, 0) {
+			s.Gaps = append(s.Gaps, report.Gap{Start: p.Time, End: p.Time, Reason: "not a number"})
+			continue
+		}
+		kept = append(kept, p)
+	}
+	s.Samples = kept
 	sort.SliceStable(s.Samples, func(i, j int) bool { return s.Samples[i].Time.Before(s.Samples[j].Time) })
 	s.Phases, s.Band, s.Impact = nil, nil, nil
 	s.ImpactAt, s.TimeToImpactSeconds, s.RecoveredAt, s.TimeToRecoverSeconds, s.Recovered = nil, nil, nil, nil, false

@@ -1,6 +1,8 @@
 package analysis
 
 import (
+	"encoding/json"
+	"math"
 	"testing"
 	"time"
 
@@ -156,6 +158,7 @@ func TestEvaluateCheck(t *testing.T) {
 			analysed, report.VerdictPass, 1, 0, at(180), nil},
 		{"above breaks before the step", experiments.Check{Above: f(0.2), During: []string{fault}},
 			analysed, report.VerdictFail, 12, 2, at(60), nil},
+		{"unknown aggregate is no data", experiments.Check{Below: f(1), Aggregate: "p42"}, analysed, report.VerdictNoData, 0, 0, time.Time{}, nil},
 		{"no series is no data", experiments.Check{Below: f(1)}, report.Metric{Name: "latency"}, report.VerdictNoData, 0, 0, time.Time{}, nil},
 	}
 	for _, tt := range tests {
@@ -283,5 +286,24 @@ func TestPhaseOf(t *testing.T) {
 		if got := PhaseOf(stepTimeline, tt.t); got != tt.want {
 			t.Errorf("PhaseOf(%v) = %q, want %q", tt.t.Sub(t0), got, tt.want)
 		}
+	}
+}
+
+func TestAnalyzeDropsNonFiniteValues(t *testing.T) {
+	t.Parallel()
+	s := stepSeries()
+	s.Samples[3].Value = math.NaN()
+	s.Samples[30].Value = math.Inf(1)
+	out := Analyze(Input{
+		Metrics:  []*experiments.Metric{{Name: "latency"}},
+		Timeline: stepTimeline,
+		Observed: []report.Metric{{Name: "latency", Series: []report.Series{s}}},
+	})
+	got := out.Metrics[0].Series[0]
+	if len(got.Samples) != 35 || len(got.Gaps) != 2 || got.Phases[0].Count != 11 {
+		t.Errorf("%d samples, %d gaps, baseline count %d; want 35, 2, 11", len(got.Samples), len(got.Gaps), got.Phases[0].Count)
+	}
+	if _, err := json.Marshal(out.Metrics); err != nil {
+		t.Errorf("analysis output is not JSON: %v", err)
 	}
 }

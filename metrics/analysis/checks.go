@@ -37,6 +37,11 @@ func EvaluateCheck(c *experiments.Check, m report.Metric, tl report.Timeline) re
 		RecoverWithinSeconds: c.RecoverWithin.Seconds(),
 		Condition:            conditionText(c, agg, during),
 	}
+	if !validAggregate(agg) {
+		res.Verdict = report.VerdictNoData
+		res.Reason = fmt.Sprintf("unknown aggregate %q: use one of %s", agg, strings.Join(Aggregates, ", "))
+		return res
+	}
 	inDuring := map[string]bool{}
 	for _, ph := range during {
 		inDuring[ph] = true
@@ -309,4 +314,13 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+func validAggregate(a string) bool {
+	for _, x := range Aggregates {
+		if a == x {
+			return true
+		}
+	}
+	return false
 }
