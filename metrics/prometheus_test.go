@@ -187,6 +187,20 @@ func TestStepSeenWhereItHappened(t *testing.T) {
 	if c.RecoveredAfterSeconds == nil {
 		t.Errorf("check should record the recovery: %+v", c)
 	}
+
+	// The recorded run renders in every format.
+	res := &report.Result{SchemaVersion: report.SchemaVersion, Experiment: report.Experiment{Name: "faultline-test-step", StepSeconds: 1},
+		StartedAt: start, EndedAt: end, Status: report.StatusFailed, Timeline: tl}
+	out.Apply(res)
+	for _, format := range report.Formats {
+		var buf strings.Builder
+		if err := report.Render(&buf, format, res); err != nil {
+			t.Errorf("render %s: %v", format, err)
+		}
+		if format == "text" && !strings.Contains(buf.String(), "FAIL  fast") {
+			t.Errorf("text report lacks the failed check:\n%s", buf.String())
+		}
+	}
 }
 
 // authProxy demands credentials in front of Prometheus, like the reverse proxies people
