@@ -191,7 +191,7 @@ type Series struct {
 	// Recovered says whether, after the fault end, the series came back into the band
 	// and stayed there until the last sample. RecoveredAt is the first sample of that
 	// final stretch; TimeToRecoverSeconds its distance from the fault end (0 when the
-	// series was in the band all along). Nil when not recovered or never impacted.
+	// series was in the band from the fault end on). Both nil when it did not recover.
 	Recovered            bool       `json:"recovered"`
 	RecoveredAt          *time.Time `json:"recovered_at,omitempty"`
 	TimeToRecoverSeconds *float64   `json:"time_to_recover_seconds,omitempty"`
