@@ -115,9 +115,10 @@ func Start(t testing.TB, opts Options) *Server {
 			"--log.level=warn",
 		)
 		s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-		// Its own process group, so a test binary killed by a signal does not leave it behind
-		// holding our terminal's signals.
-		s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		// Its own process group, so a Ctrl-C meant for `go test` reaches the test, whose
+		// cleanup then stops the server. No Pdeathsig: it fires when the forking OS thread
+		// exits, which tests that lock threads for network namespaces make happen early.
+		s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := s.cmd.Start(); err != nil {
 			t.Fatalf("promtest: start %s: %v", bin, err)
 		}
