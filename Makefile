@@ -32,5 +32,10 @@ fuzz:
 bench:
 	bash bench/run.sh
 
+# The demo: the shop on Docker with Prometheus, examples/shop/experiment.hcl, an HTML
+# report; everything torn down after. UNIT=4 for a shorter run.
+demo:
+	bash examples/shop/demo.sh
+
 clean:
 	rm -rf bin

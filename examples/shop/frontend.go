@@ -97,12 +97,16 @@ func newFrontend(cfg frontendConfig, reg prometheus.Registerer, log *slog.Logger
 
 func (f *frontend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var lastErr error
+	// Round-robin picks the first backend; each retry goes to the one after the
+	// previous attempt's, so a request never waits twice on the same bad replica
+	// (while there are enough replicas).
+	first := f.next.Add(1)
 	for attempt := 0; attempt <= f.cfg.retries; attempt++ {
 		if r.Context().Err() != nil {
 			w.WriteHeader(statusClientClosed)
 			return
 		}
-		backend := f.cfg.backends[f.next.Add(1)%uint64(len(f.cfg.backends))]
+		backend := f.cfg.backends[(first+uint64(attempt))%uint64(len(f.cfg.backends))]
 		body, servedBy, err := f.call(r.Context(), backend)
 		if err == nil {
 			w.Header().Set("Content-Type", "text/plain")

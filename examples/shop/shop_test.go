@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -86,6 +87,36 @@ func TestFrontendRetriesOnTheNextBackend(t *testing.T) {
 				t.Fatal("no upstream_requests_total series recorded")
 			}
 		})
+	}
+}
+
+func TestRetriesNeverRepeatABackendUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	good := backendServer(t, "good", 0)
+	dead1, dead2 := deadAddr(t), deadAddr(t)
+	// Dead backends refuse at once; the timeout only guards the good one, under load.
+	fe := newFrontend(frontendConfig{backends: []string{dead1, dead2, good}, timeout: 5 * time.Second, retries: 2},
+		prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := httptest.NewServer(fe)
+	t.Cleanup(srv.Close)
+	errs := make(chan error, 60)
+	for i := 0; i < 60; i++ {
+		go func() {
+			resp, err := http.Get(srv.URL)
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					err = fmt.Errorf("status %d: %s", resp.StatusCode, b)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < 60; i++ {
+		if err := <-errs; err != nil {
+			t.Fatalf("with two of three backends dead and two retries, a request failed: %v", err)
+		}
 	}
 }
 
