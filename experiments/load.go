@@ -2,8 +2,11 @@ package experiments
 
 import (
 	"fmt"
+	"math/big"
 	"os"
+	"regexp"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/hashicorp/hcl/v2"
@@ -147,29 +150,58 @@ func (l *loader) load(file *hcl.File) (*Experiment, hcl.Diagnostics) {
 	return exp, diags
 }
 
-// checkNumberLiterals rejects number literals beyond float64's range. HCL keeps
-// numbers as arbitrary-precision floats, and turning 1e99999999 into text (in a
-// template, or in a message) would take minutes and gigabytes.
+// checkNumberLiterals rejects numbers beyond float64's range, also when written in a
+// string that HCL would convert ("1e99999999" * 1). HCL keeps numbers as
+// arbitrary-precision floats, and turning such a number into text (in a template,
+// or in a message) takes minutes and gigabytes.
 func checkNumberLiterals(body hcl.Body) hcl.Diagnostics {
 	syntaxBody, ok := body.(*hclsyntax.Body)
 	if !ok {
 		return nil
 	}
 	return hclsyntax.VisitAll(syntaxBody, func(n hclsyntax.Node) hcl.Diagnostics {
-		lit, ok := n.(*hclsyntax.LiteralValueExpr)
-		if !ok || lit.Val.Type() != cty.Number || lit.Val.IsNull() || !lit.Val.IsKnown() {
-			return nil
-		}
-		bf := lit.Val.AsBigFloat()
-		if bf.Sign() == 0 || bf.IsInf() {
-			return nil
-		}
-		if exp := bf.MantExp(nil); exp > 1024 || exp < -1074 {
-			return hcl.Diagnostics{rangeError(lit.SrcRange, "Number out of range",
-				"This number is beyond what faultline can use (about ±1e308); write a smaller one.")}
+		// A quoted string is a template whose parts are literals: visited too.
+		if lit, ok := n.(*hclsyntax.LiteralValueExpr); ok && outOfRange(lit.Val) {
+			return hcl.Diagnostics{numberOutOfRange(lit.SrcRange)}
 		}
 		return nil
 	})
+}
+
+func numberOutOfRange(r hcl.Range) *hcl.Diagnostic {
+	return rangeError(r, "Number out of range",
+		"This number is beyond what faultline can use (about ±1e308); write a smaller one.")
+}
+
+var exponentNumber = regexp.MustCompile(`^\s*[-+]?[0-9]*\.?[0-9]*[eE][-+]?[0-9]+\s*$`)
+
+// outOfRange reports whether v is a number, or a string holding one, beyond float64.
+func outOfRange(v cty.Value) bool {
+	if v.IsNull() || !v.IsKnown() {
+		return false
+	}
+	var bf *big.Float
+	switch v.Type() {
+	case cty.Number:
+		bf = v.AsBigFloat()
+	case cty.String:
+		s := v.AsString()
+		if len(s) > 64 || !exponentNumber.MatchString(s) {
+			return false
+		}
+		f, _, err := big.ParseFloat(strings.TrimSpace(s), 10, 64, big.ToNearestEven)
+		if err != nil {
+			return false
+		}
+		bf = f
+	default:
+		return false
+	}
+	if bf.Sign() == 0 || bf.IsInf() {
+		return false
+	}
+	exp := bf.MantExp(nil)
+	return exp > 1024 || exp < -1074
 }
 
 var (

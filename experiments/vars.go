@@ -168,6 +168,9 @@ func (v *variable) setRaw(raw, source string) hcl.Diagnostics {
 	var val cty.Value
 	if v.typ.IsPrimitiveType() || v.typ == cty.DynamicPseudoType {
 		val = cty.StringVal(raw)
+		if outOfRange(val) {
+			return hcl.Diagnostics{numberOutOfRange(v.declRange)}
+		}
 	} else {
 		expr, diags := hclsyntax.ParseExpression([]byte(raw), "<value for var."+v.name+">", hcl.InitialPos)
 		if diags.HasErrors() {

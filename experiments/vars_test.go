@@ -91,6 +91,7 @@ func TestVariableSources(t *testing.T) {
 		{name: "undeclared -var", opts: LoadOptions{Vars: []string{"token_file=/t", "latncy=1s"}}, wantDiag: "Value for undeclared variable"},
 		{name: "malformed -var", opts: LoadOptions{Vars: []string{"token_file"}}, wantDiag: "Invalid -var option"},
 		{name: "number from a word", opts: LoadOptions{Vars: []string{"token_file=/t", "percent=lots"}}, wantDiag: "Invalid value for variable"},
+		{name: "huge number", opts: LoadOptions{Vars: []string{"token_file=/t", "percent=1e99999999"}}, wantDiag: "Number out of range"},
 		{name: "bad list", opts: LoadOptions{Vars: []string{"token_file=/t", "ports=[80,"}}, wantDiag: "Missing expression"},
 		{name: "undeclared in var file is a warning", opts: LoadOptions{VarFiles: []string{"typo.vars"}},
 			wantLatency: 100 * time.Millisecond, wantPercent: 10, wantPorts: 1, wantDiag: "Value for undeclared variable"},
