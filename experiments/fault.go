@@ -52,6 +52,17 @@ func (l *loader) decodeFaultBlock(b *hcl.Block, exp *Experiment) (*FaultSpec, hc
 	var d hcl.Diagnostics
 	if known {
 		content, d = b.Body.Content(faultSchema(kind, true))
+		// HCL says only that a required argument is missing; say what it is for.
+		for _, diag := range d {
+			if diag.Summary != "Missing required argument" {
+				continue
+			}
+			for _, p := range kind.Params {
+				if p.Required && strings.Contains(diag.Detail, fmt.Sprintf("%q", p.Name)) {
+					diag.Detail = fmt.Sprintf("A %s fault needs %s (%s): %s.", kind.Name, p.Name, p.Type, p.Doc)
+				}
+			}
+		}
 	} else {
 		// The kind's parameters are unknown: only the common attributes can be checked.
 		content, _, d = b.Body.PartialContent(faultSchema(kind, false))
