@@ -137,6 +137,24 @@ func TestDemoEndToEnd(t *testing.T) {
 	if err != nil || !bytes.Contains(html, []byte("latency_slo")) {
 		t.Fatalf("HTML report missing or without the checks: %v", err)
 	}
+	// The netem variant needs sch_netem: on a kernel without it, preflight says so
+	// before any fault (exit 5); with it, preflight passes (checked with a dry run).
+	stdout.Reset()
+	stderr.Reset()
+	code = cmd.MainArgs(env, []string{"run", "--dry-run",
+		"--var", "prometheus_url=" + prom.URL, "--var", "stack=" + stack, "--var", "unit=1",
+		"--state-dir", t.TempDir(), "--out", t.TempDir(), "--format", "text", "netem.hcl"})
+	switch {
+	case code == cmd.ExitPreflight:
+		if !strings.Contains(stderr.String(), "sch_netem") {
+			t.Errorf("netem preflight failed without naming sch_netem:\n%s", stderr.String())
+		}
+	case code == cmd.ExitOK || code == cmd.ExitCheckFailed:
+		t.Logf("this kernel has sch_netem: the netem variant ran (dry) with exit %d", code)
+	default:
+		t.Errorf("netem.hcl: exit %d\n%s", code, stderr.String())
+	}
+
 	// Nothing of ours is left: every container runs, unpaused.
 	for _, c := range []string{fe.ID, lg.ID} {
 		if in := dockertest.Inspect(t, cli, c); !dockertest.Running(in) || dockertest.Paused(in) {

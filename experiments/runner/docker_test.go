@@ -3,6 +3,8 @@ package runner
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,8 +14,12 @@ import (
 	"github.com/faultline/faultline/faults"
 	"github.com/faultline/faultline/faults/container"
 	"github.com/faultline/faultline/internal/dockertest"
+	"github.com/faultline/faultline/internal/promtest"
+	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/report"
 	"github.com/moby/moby/client"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // The tests in this file run the runner for real: real containers on the real Docker
@@ -206,5 +212,57 @@ func TestRealRevertFailureKeepsTheJournalForRecover(t *testing.T) {
 	}
 	if dockertest.Paused(dockertest.Inspect(t, cli, c.ID)) {
 		t.Fatal("still paused after recovery")
+	}
+}
+
+// TestRealPrometheusLostMidFault stops a real Prometheus while a real container is
+// paused: the run aborts, and the container is unpaused.
+func TestRealPrometheusLostMidFault(t *testing.T) {
+	t.Parallel()
+	cli := dockertest.Client(t)
+	img := dockertest.Image(t, cli, dockertest.Sleeper)
+	c := dockertest.Run(t, cli, dockertest.RunOptions{Name: "runner-blind", Image: img})
+	dockertest.WaitLog(t, cli, c.ID, "ready")
+
+	exporter := httptest.NewServer(promhttp.HandlerFor(prometheus.NewRegistry(), promhttp.HandlerOpts{}))
+	t.Cleanup(exporter.Close)
+	prom := promtest.Start(t, promtest.Options{Targets: []string{strings.TrimPrefix(exporter.URL, "http://")}, ScrapeInterval: time.Second})
+	prom.WaitForSamples(t, "up", 30*time.Second)
+
+	pause := &experiments.FaultSpec{Kind: "pause", Name: "freeze", Target: "a", Start: 0, Duration: 5 * time.Minute, Params: faults.Params{}}
+	plan := dockerPlan(map[string][]faults.Target{"a": {targetOf(t, cli, c, "a")}}, pause)
+	e := plan.Experiment
+	e.Prometheus = &experiments.Prometheus{URL: prom.URL, Timeout: time.Second, LossGrace: 2 * time.Second}
+	e.Metrics = []*experiments.Metric{{Name: "up", Query: "up"}}
+	promClient, err := metrics.NewClient(e.Prometheus, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := journal.Create(t.TempDir(), "blind", "docker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	progress := func(u Update) {
+		if u.Event != nil && u.Event.Type == report.EventInject {
+			once.Do(func() { go prom.Stop() }) // Prometheus goes away mid-fault
+		}
+	}
+	res, err := Run(context.Background(), Config{Plan: plan, Faults: containerFaults(cli), Journal: j, Progress: progress,
+		Sampler: metrics.NewSampler(promClient.Query, e.Metrics), RangeQuery: promClient.RangeQuery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != report.StatusAborted || res.ExitCode != 3 || !strings.Contains(res.Reason, lostPrefix) {
+		t.Fatalf("status %s exit %d reason %q; want aborted, 3, observation lost", res.Status, res.ExitCode, res.Reason)
+	}
+	if in := dockertest.Inspect(t, cli, c.ID); dockertest.Paused(in) {
+		t.Fatal("container still paused after observation was lost")
+	}
+	if d := res.EndedAt.Sub(res.StartedAt); d > time.Minute {
+		t.Fatalf("run lasted %s: the 5-minute fault was not cut short", d)
 	}
 }
