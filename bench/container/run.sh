@@ -19,7 +19,7 @@ END {
   for (i = 1; i <= n; i++) {
     k = order[i]
     ri = (inj[k, "faultline"] > 0) ? inj[k, "docker-cli"] / inj[k, "faultline"] : 0
-    rr = (rev[k, "faultline"] > 0) ? sprintf("%.1fx", rev[k, "docker-cli"] / rev[k, "faultline"]) : "-"
+    rr = (rev[k, "docker-cli"] > 0 && rev[k, "faultline"] > 0) ? sprintf("%.1fx", rev[k, "docker-cli"] / rev[k, "faultline"]) : "-"
     printf "%-16s %12.0f %12.0f %7.1fx %12.0f %12.0f %8s %10.0f\n", k, inj[k, "faultline"], inj[k, "docker-cli"], ri, rev[k, "faultline"], rev[k, "docker-cli"], rr, app[k]
   }
 }' "$out"
