@@ -56,8 +56,8 @@ type linkPlan struct {
 
 type fault struct {
 	cfg *config
-	// procRoot is /proc; the sharing check reads it.
-	procRoot string
+	// procs answers the sharing check for every target of this fault.
+	procs procIndex
 }
 
 func (f *fault) Kind() string { return f.cfg.kind }
@@ -120,11 +120,7 @@ func (f *fault) Prepare(ctx context.Context, t faults.Target) (faults.Action, er
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", f.cfg.kind, name, err)
 	}
-	procRoot := f.procRoot
-	if procRoot == "" {
-		procRoot = "/proc"
-	}
-	if n := sharers(procRoot, t.PID, c.id); n > 0 {
+	if n := f.procs.sharers(t.PID, c.id); n > 0 {
 		a.warnings = append(a.warnings, fmt.Sprintf("%s shares its network namespace with %d other cgroup(s) (another container joined it with --network container:...): they are impaired too", name, n))
 	}
 	ok = true

@@ -124,7 +124,7 @@ func New(kind string, p faults.Params, peers Peers) (faults.Fault, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fault{cfg: c}, nil
+	return &fault{cfg: c, procs: procIndex{root: "/proc"}}, nil
 }
 
 func newConfig(kind string, p faults.Params, peers Peers) (*config, error) {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/faultline/faultline/faults"
@@ -134,33 +135,62 @@ func (c *conn) refuseHost(name string) error {
 	return nil
 }
 
-// sharers counts processes outside pid's cgroup that live in pid's network namespace:
-// another container joined it (--network container:X) or a host process entered it.
-// It reads procRoot (/proc) once; it is cheap enough to run at Prepare.
-func sharers(procRoot string, pid int, id nsID) int {
-	ownCgroup, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "cgroup"))
-	if err != nil {
-		return 0
+// procIndexTTL is how long one scan of /proc answers the sharing check: a fault
+// prepared on many targets at once scans /proc once, not once per target.
+const procIndexTTL = 2 * time.Second
+
+// procIndex maps network namespace inodes to the PIDs living in them.
+type procIndex struct {
+	mu    sync.Mutex
+	root  string // /proc
+	at    time.Time
+	byIno map[uint64][]int
+}
+
+func (x *procIndex) pidsIn(ino uint64) []int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.byIno == nil || time.Since(x.at) > procIndexTTL {
+		x.byIno = map[uint64][]int{}
+		x.at = time.Now()
+		entries, _ := os.ReadDir(x.root)
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			if id, err := nsIDOfPath(filepath.Join(x.root, e.Name(), "ns", "net")); err == nil {
+				x.byIno[id.Ino] = append(x.byIno[id.Ino], pid)
+			}
+		}
 	}
-	entries, err := os.ReadDir(procRoot)
-	if err != nil {
+	return x.byIno[ino]
+}
+
+// sharers counts the cgroups other than pid's whose processes live in pid's network
+// namespace: another container joined it (--network container:X) or a host process
+// entered it.
+func (x *procIndex) sharers(pid int, id nsID) int {
+	read := func(p int) string {
+		b, _ := os.ReadFile(filepath.Join(x.root, strconv.Itoa(p), "cgroup"))
+		return string(b)
+	}
+	own := read(pid)
+	if own == "" {
 		return 0
 	}
 	seen := map[string]bool{}
-	for _, e := range entries {
-		other, err := strconv.Atoi(e.Name())
-		if err != nil || other == pid {
+	for _, other := range x.pidsIn(id.Ino) {
+		if other == pid {
 			continue
 		}
-		oid, err := nsIDOfPath(filepath.Join(procRoot, e.Name(), "ns", "net"))
-		if err != nil || oid != id {
+		// The namespace may have changed since the scan: check it again.
+		if oid, err := nsIDOfPath(filepath.Join(x.root, strconv.Itoa(other), "ns", "net")); err != nil || oid.Ino != id.Ino {
 			continue
 		}
-		cg, err := os.ReadFile(filepath.Join(procRoot, e.Name(), "cgroup"))
-		if err != nil || string(cg) == string(ownCgroup) {
-			continue
+		if cg := read(other); cg != "" && cg != own {
+			seen[cg] = true
 		}
-		seen[string(cg)] = true
 	}
 	return len(seen)
 }

@@ -1,6 +1,9 @@
 package network
 
 import (
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -138,5 +141,49 @@ func TestPortBlocksCoverRangesExactly(t *testing.T) {
 		if r == (faults.PortRange{From: 1024, To: 2047}) && len(blocks) != 1 {
 			t.Errorf("aligned range 1024-2047 took %d blocks, want 1", len(blocks))
 		}
+	}
+}
+
+func TestSharersCountsOtherCgroupsInTheNamespace(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	nsFiles := map[string]string{"a": filepath.Join(root, "ns-a"), "b": filepath.Join(root, "ns-b")}
+	for _, f := range nsFiles {
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// pid: namespace, cgroup
+	procs := map[int][2]string{
+		100: {"a", "0::/docker/target\n"},
+		101: {"a", "0::/docker/target\n"}, // same container: not a sharer
+		102: {"a", "0::/docker/sidecar\n"},
+		103: {"a", "0::/docker/sidecar\n"}, // same other cgroup: counted once
+		104: {"a", "0::/user.slice\n"},
+		105: {"b", "0::/docker/elsewhere\n"}, // another namespace
+	}
+	for pid, p := range procs {
+		dir := filepath.Join(root, strconv.Itoa(pid))
+		if err := os.MkdirAll(filepath.Join(dir, "ns"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(nsFiles[p[0]], filepath.Join(dir, "ns", "net")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "cgroup"), []byte(p[1]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x := &procIndex{root: root}
+	idA, err := nsIDOfPath(nsFiles["a"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := x.sharers(100, idA); got != 2 {
+		t.Errorf("sharers of 100 = %d, want 2 (sidecar and user.slice)", got)
+	}
+	idB, _ := nsIDOfPath(nsFiles["b"])
+	if got := x.sharers(105, idB); got != 0 {
+		t.Errorf("sharers of 105 = %d, want 0", got)
 	}
 }
