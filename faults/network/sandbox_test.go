@@ -3,8 +3,11 @@ package network
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"net"
+	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -12,7 +15,10 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/internal/kernelsandbox"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // These tests need sch_netem and sch_prio: they run as /init of a Debian kernel under
@@ -390,5 +396,98 @@ func TestSandboxPreflightFindsNetem(t *testing.T) {
 	needSandbox(t)
 	if err := Preflight(t.Context(), []string{"delay", "loss", "netem", "bandwidth", "prio", "u32"}); err != nil {
 		t.Errorf("Preflight on a kernel with netem, prio and u32: %v", err)
+	}
+}
+
+// threadNS parks a locked thread in a new network namespace with a dummy eth0 and
+// returns a target whose PID is the thread's id (/proc/TID/ns/net is its namespace).
+// Threads cost far less memory than holder processes in the sandbox's small machine.
+func threadNS(b *testing.B) faults.Target {
+	b.Helper()
+	type result struct {
+		tid int
+		err error
+	}
+	done := make(chan struct{})
+	b.Cleanup(func() { close(done) })
+	for {
+		ready := make(chan result)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+			if unix.Gettid() == os.Getpid() {
+				// The process's main thread: its namespace is the process's. Keep it
+				// parked here so that the next try gets another thread.
+				ready <- result{tid: -1}
+				<-done
+				return
+			}
+			ns, err := netns.New()
+			if err == nil {
+				defer ns.Close()
+				h, herr := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+				if err = herr; err == nil {
+					eth0 := &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: "eth0"}}
+					if err = h.LinkAdd(eth0); err == nil {
+						err = h.LinkSetUp(eth0)
+					}
+					h.Close()
+				}
+			}
+			ready <- result{unix.Gettid(), err}
+			<-done
+		}()
+		r := <-ready
+		if r.err != nil {
+			b.Fatalf("namespace on a thread: %v", r.err)
+		}
+		if r.tid > 0 {
+			return faults.Target{ID: fmt.Sprintf("faultline-test-thread-%d", r.tid), Name: fmt.Sprintf("thread-%d", r.tid), PID: r.tid}
+		}
+	}
+}
+
+// BenchmarkSandboxNetem times netem apply and revert on 1, 10 and 50 namespaces in the
+// kernel sandbox (FAULTLINE_SANDBOX_BENCH=BenchmarkSandboxNetem make test-kernel).
+// Emulated timings: slower than hardware, and with nothing to compare against.
+func BenchmarkSandboxNetem(b *testing.B) {
+	if !kernelsandbox.InSandbox() {
+		b.Skip("needs sch_netem: runs in the kernel sandbox")
+	}
+	var targets []faults.Target
+	for i := 0; i < 50; i++ {
+		targets = append(targets, threadNS(b))
+	}
+	f, err := New("delay", faults.Params{"latency": 100 * time.Millisecond}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{1, 10, 50} {
+		b.Run(fmt.Sprintf("targets=%d", n), func(b *testing.B) {
+			var apply, revert time.Duration
+			for i := 0; i < b.N; i++ {
+				start := time.Now()
+				var actions []faults.Action
+				for _, t := range targets[:n] {
+					a, err := f.Prepare(b.Context(), t)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := a.Apply(b.Context()); err != nil {
+						b.Fatal(err)
+					}
+					actions = append(actions, a)
+				}
+				apply += time.Since(start)
+				start = time.Now()
+				for _, a := range actions {
+					if err := a.Revert(b.Context()); err != nil {
+						b.Fatal(err)
+					}
+				}
+				revert += time.Since(start)
+			}
+			b.ReportMetric(float64(apply)/float64(time.Millisecond)/float64(b.N), "apply-ms")
+			b.ReportMetric(float64(revert)/float64(time.Millisecond)/float64(b.N), "revert-ms")
+		})
 	}
 }
