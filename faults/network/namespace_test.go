@@ -339,3 +339,36 @@ func TestNamespaceReviveFromRecord(t *testing.T) {
 		b.Revert(t.Context())
 	})
 }
+
+func TestNamespaceAllInterfacesAndRevertOnCancelledContext(t *testing.T) {
+	p := newPair(t)
+	// A second link in a: another veth pair to b.
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth1"}, PeerName: "eth1", PeerNamespace: netlink.NsFd(p.b.ns)}
+	if err := p.a.nl.LinkAdd(veth); err != nil {
+		t.Fatal(err)
+	}
+	eth1, err := p.a.nl.LinkByName("eth1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := mustNew(t, "bandwidth", faults.Params{"rate": uint64(8_000_000), "interface": "all"}, nil)
+	a := mustPrepare(t, f, p.a.target("a", p.aIP))
+	if err := a.Apply(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []netlink.Link{p.aLink, eth1} {
+		if q := qdiscSummary(t, p.a.nl, l); !slices.ContainsFunc(q, func(s string) bool { return strings.HasPrefix(s, "tbf fa17:") }) {
+			t.Errorf("interface=all: %s has no tbf fa17: (%v)", l.Attrs().Name, q)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // an interrupted run still reverts
+	if err := a.Revert(ctx); err != nil {
+		t.Fatalf("Revert on a cancelled context: %v", err)
+	}
+	for _, l := range []netlink.Link{p.aLink, eth1} {
+		if q := qdiscSummary(t, p.a.nl, l); slices.ContainsFunc(q, func(s string) bool { return strings.Contains(s, "fa17:") }) {
+			t.Errorf("%s keeps our qdisc after revert: %v", l.Attrs().Name, q)
+		}
+	}
+}
