@@ -241,7 +241,7 @@ func TestNamespaceRevertRemovesExactlyOursAndIsIdempotent(t *testing.T) {
 	if !kernelHasPrio() {
 		bw.cfg.classfulRoot = "htb"
 	}
-	part := mustNew(t, "partition", faults.Params{"to": []faults.Destination{{CIDR: "10.251.0.0/16"}, {CIDR: "192.0.2.7"}}, "direction": "egress"}, nil)
+	part := mustNew(t, "partition", faults.Params{"to": []faults.Destination{{CIDR: "10.251.0.0/16"}, {CIDR: "192.0.2.7"}, {CIDR: "fd00:fa17::/64"}}, "direction": "egress"}, nil)
 	var actions []*action
 	for _, f := range []*fault{bw, part} {
 		a := mustPrepare(t, f, p.a.target("a", p.aIP))
@@ -253,8 +253,8 @@ func TestNamespaceRevertRemovesExactlyOursAndIsIdempotent(t *testing.T) {
 	if q := qdiscSummary(t, p.a.nl, p.aLink); slices.Equal(q, qBefore) {
 		t.Fatal("apply added no qdisc")
 	}
-	if r := routeSummary(t, p.a.nl); len(r) != len(rBefore)+2 {
-		t.Fatalf("apply added %d routes, want 2: %v", len(r)-len(rBefore), r)
+	if r := routeSummary(t, p.a.nl); len(r) != len(rBefore)+3 {
+		t.Fatalf("apply added %d routes, want 3: %v", len(r)-len(rBefore), r)
 	}
 	for i := 0; i < 3; i++ {
 		for _, a := range actions {
