@@ -70,17 +70,24 @@ func planRun(env *Env, opts *planOptions) error {
 	case errors.Is(resolveErr, errNoDocker):
 		dockerNote = fmt.Sprintf("targets not resolved (%v): showing their selectors", resolveErr)
 	default:
-		return withExitCode(fmt.Errorf("resolve targets: %w", resolveErr), ExitPreflight)
+		// The timeline does not depend on the containers: print it, then fail with why
+		// the targets did not resolve (exit 2 for a selection the experiment must fix).
+		dockerNote = "targets not resolved (see the error below): showing their selectors"
+		resolveErr = withExitCode(fmt.Errorf("resolve targets: %w", resolveErr), ExitPreflight)
 	}
+	var err2 error
 	switch {
 	case opts.JSON:
-		return writeJSON(env.Stdout, planJSON(p, dockerNote))
+		err2 = writeJSON(env.Stdout, planJSON(p, dockerNote))
 	case env.StdoutTTY:
 		printPlanTable(env.Stdout, p, dockerNote)
 	default:
 		printPlanLines(env.Stdout, p, dockerNote)
 	}
-	return nil
+	if resolveErr != nil && !errors.Is(resolveErr, errNoDocker) {
+		return resolveErr
+	}
+	return err2
 }
 
 // planRow is one line of the timeline: a phase or one injection.

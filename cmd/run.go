@@ -123,7 +123,14 @@ func runRun(env *Env, opts *runOptions) error {
 	if err := resolvePlanTargets(ctx, env, plan, opts.Targets); err != nil {
 		// A dead run may have left the targets paused or stopped, which is why they
 		// no longer match: say so.
-		return exitf(ExitPreflight, "preflight: resolve targets: %w%s", err, unrecoveredNote(stateDir))
+		// An empty or too-large selection is the experiment's to fix (exit 2), unless a
+		// dead run's journal explains it: then recovering is the preflight step missing.
+		note := unrecoveredNote(stateDir)
+		err = fmt.Errorf("preflight: resolve targets: %w%s", err, note)
+		if note != "" {
+			return exitf(ExitPreflight, "%w", err)
+		}
+		return withExitCode(err, ExitPreflight)
 	}
 	if err := refuseJournaledTargets(stateDir, plan); err != nil {
 		return exitf(ExitPreflight, "preflight: %w", err)

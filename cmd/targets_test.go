@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/faultline/faultline/experiments"
@@ -48,5 +49,37 @@ func TestResolvePlanTargetsWithoutDocker(t *testing.T) {
 	p := experiments.NewPlan(&experiments.Experiment{})
 	if err := resolvePlanTargets(env.Context, env, p, targetOptions{}); !errors.Is(err, errNoDocker) {
 		t.Errorf("err = %v, want errNoDocker", err)
+	}
+}
+
+// TestEmptySelectionExitsInvalid: a target that selects nothing is the experiment's
+// mistake (exit 2) for both plan and run; plan still prints the timeline first.
+func TestEmptySelectionExitsInvalid(t *testing.T) {
+	dockertest.Client(t) // skips or fails without an engine
+	nobody := dockertest.UniqueName(t, "nobody")
+	file := filepath.Join(t.TempDir(), "empty.hcl")
+	src := `experiment "empty" {
+  baseline = "2s"
+  recovery = "2s"
+  step     = "1s"
+}
+target "ghost" {
+  labels = { "faultline.test.run" = "` + nobody + `" }
+}
+fault "pause" "freeze" {
+  target   = target.ghost
+  duration = "1s"
+}
+`
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := memRun(t, "plan", file)
+	if code != ExitInvalid || !strings.Contains(stdout, "freeze") || !strings.Contains(stderr, "selects no") {
+		t.Errorf("plan: exit %d, stdout %q, stderr %q; want exit 2, the timeline, and the empty selection named", code, stdout, stderr)
+	}
+	code, _, stderr = memRun(t, "run", "--state-dir", t.TempDir(), file)
+	if code != ExitInvalid || !strings.Contains(stderr, "selects no") {
+		t.Errorf("run: exit %d, stderr %q; want exit 2 naming the empty selection", code, stderr)
 	}
 }
