@@ -66,10 +66,17 @@ type Action interface {
 	Record() Record
 }
 
+// Warner is implemented by actions that learn, while preparing, something the report
+// should mention about their target (for example that other containers share its
+// network namespace and will feel the fault too).
+type Warner interface {
+	Warnings() []string
+}
+
 // Record is the durable description of an action, written to the journal before Apply.
 type Record struct {
 	Kind   string    `json:"kind"`
-	Fault  string    `json:"fault"` // the experiment's fault block name
+	Fault  string    `json:"fault"` // the experiment's fault block name; the runner fills it
 	Target TargetRef `json:"target"`
 	// State is the kind's own revert data (earlier limits, qdisc handle, routes, ...).
 	State json.RawMessage `json:"state,omitempty"`

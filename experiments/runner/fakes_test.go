@@ -69,6 +69,8 @@ type fakeFault struct {
 	// revertErrs are returned by successive Revert calls per target; nil after they run out.
 	mu         sync.Mutex
 	revertErrs map[string][]error
+	// warnings are what every action of this fault reports through faults.Warner.
+	warnings []string
 }
 
 func (f *fakeFault) Kind() string { return f.kind }
@@ -106,8 +108,11 @@ func (a *fakeAction) Revert(ctx context.Context) error {
 	return errs[0]
 }
 
+func (a *fakeAction) Warnings() []string { return a.f.warnings }
+
 func (a *fakeAction) Record() faults.Record {
-	return faults.Record{Kind: a.f.kind, Fault: a.f.name, Target: faults.TargetRef{ID: a.target.ID, Name: a.target.Name},
+	// Like the real kinds, the record leaves Fault for the runner to fill.
+	return faults.Record{Kind: a.f.kind, Target: faults.TargetRef{ID: a.target.ID, Name: a.target.Name},
 		State: json.RawMessage(`{}`)}
 }
 

@@ -61,6 +61,14 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 		return
 	}
 	rec := action.Record()
+	if rec.Fault == "" {
+		rec.Fault = in.Fault.Name // for recover's messages: the kinds know only themselves
+	}
+	if w, ok := action.(faults.Warner); ok {
+		for _, msg := range w.Warnings() {
+			r.warnOnce(fmt.Sprintf("fault %q on %s: %s", in.Fault.Name, t.Name, msg))
+		}
+	}
 	id := 0
 	if r.cfg.Journal != nil {
 		id, err = r.cfg.Journal.Append(rec)

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -419,6 +420,16 @@ func (r *run) warn(msg string) {
 	r.mu.Unlock()
 	r.log.Warn(msg)
 	r.progress(Update{Message: "warning: " + msg})
+}
+
+// warnOnce is warn for what every repeat of a fault would say again.
+func (r *run) warnOnce(msg string) {
+	r.mu.Lock()
+	seen := slices.Contains(r.res.Warnings, msg)
+	r.mu.Unlock()
+	if !seen {
+		r.warn(msg)
+	}
 }
 
 // setStatus records the first early stop; later ones do not overwrite it.

@@ -441,3 +441,24 @@ func TestChecksDecideTheExitCode(t *testing.T) {
 		})
 	}
 }
+
+// TestActionWarningsReachTheResult: what an action learns about its target (a shared
+// network namespace, say) is a warning of the result, once however often it repeats.
+func TestActionWarningsReachTheResult(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := spec("pause", "freeze", 0, 2*time.Second)
+		s.Every, s.Times = 4*time.Second, 3
+		fx := newFixture(t, []string{"a"}, s)
+		fx.faults["freeze"].warnings = []string{"2 other containers share its network namespace"}
+		res := mustRun(t, context.Background(), fx.cfg)
+		n := 0
+		for _, w := range res.Warnings {
+			if strings.Contains(w, "share its network namespace") && strings.Contains(w, `"freeze" on a`) {
+				n++
+			}
+		}
+		if n != 1 || fx.log.count("apply") != 3 {
+			t.Fatalf("%d matching warnings after %d applies, want 1 after 3: %v", n, fx.log.count("apply"), res.Warnings)
+		}
+	})
+}
