@@ -38,7 +38,9 @@ func TestKernelSandboxNetworkFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"-test.v", "-test.run=^Test(Sandbox|Namespace)", "-test.timeout=10m"}
+	// The missing-netem test needs a kernel without sch_netem: the host's, where
+	// `make test-unit` runs it; the sandbox's kernel has it, so it is left out here.
+	args := []string{"-test.v", "-test.run=^Test(Sandbox|Namespace)", "-test.skip=^TestNamespaceMissingNetemSaysWhatToLoad$", "-test.timeout=10m"}
 	if b := os.Getenv("FAULTLINE_SANDBOX_BENCH"); b != "" {
 		args = append(args, "-test.bench="+b, "-test.benchmem")
 		if strings.Contains(b, "Bench") {
