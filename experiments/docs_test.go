@@ -135,3 +135,25 @@ func attrNames(attrs []hcl.AttributeSchema) []string {
 	}
 	return out
 }
+
+// TestREADMEExample keeps the README's experiment loadable.
+func TestREADMEExample(t *testing.T) {
+	src, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := 0
+	for i, part := range strings.Split(string(src), "```hcl\n")[1:] {
+		body, _, ok := strings.Cut(part, "\n```")
+		if !ok {
+			t.Fatalf("README.md: HCL block %d is not closed", i+1)
+		}
+		blocks++
+		if _, _, diags := LoadSource(fmt.Sprintf("README.md block %d", i+1), []byte(body), LoadOptions{}); diags.HasErrors() {
+			t.Errorf("README.md block %d: %s", i+1, diags.Error())
+		}
+	}
+	if blocks == 0 {
+		t.Error("README.md holds no HCL example")
+	}
+}
