@@ -22,9 +22,16 @@ IMAGE=faultline-shop:demo
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 command -v docker >/dev/null || { echo "the demo needs Docker (the docker CLI and a running engine)"; exit 5; }
-if ! command -v prometheus >/dev/null; then
-  echo "the demo needs a Prometheus server: install the prometheus binary (Debian: apt-get install prometheus)"
-  echo "(no image can be pulled on this machine, so the prom/prometheus image is not an option here)"
+# Prometheus: the installed binary if there is one, else the prom/prometheus image when
+# the engine has it or can pull it.
+PROM_IMAGE=${PROM_IMAGE:-prom/prometheus}
+if command -v prometheus >/dev/null; then
+  prom_from="the prometheus binary at $(command -v prometheus)"
+elif docker image inspect "$PROM_IMAGE" >/dev/null 2>&1 || docker pull -q "$PROM_IMAGE" >/dev/null 2>&1; then
+  prom_from="the $PROM_IMAGE image (no prometheus binary installed)"
+else
+  echo "the demo needs a Prometheus server: install the prometheus binary (Debian: apt-get install prometheus),"
+  echo "or let the Docker Engine pull $PROM_IMAGE (it could not: no registry reachable?)"
   exit 5
 fi
 
@@ -33,7 +40,7 @@ prom_pid=
 cleanup() {
   say "tearing down"
   [ -n "$prom_pid" ] && kill "$prom_pid" 2>/dev/null && wait "$prom_pid" 2>/dev/null || true
-  docker rm -f "$STACK-loadgen" "$STACK-frontend" "$STACK-backend-1" "$STACK-backend-2" "$STACK-backend-3" >/dev/null 2>&1 || true
+  docker rm -f "$STACK-prometheus" "$STACK-loadgen" "$STACK-frontend" "$STACK-backend-1" "$STACK-backend-2" "$STACK-backend-3" >/dev/null 2>&1 || true
   docker network rm "$STACK" >/dev/null 2>&1 || true
   docker rmi "$IMAGE" >/dev/null 2>&1 || true
   rm -rf "$work"
@@ -67,7 +74,7 @@ ip() { docker inspect -f "{{(index .NetworkSettings.Networks \"$STACK\").IPAddre
 targets="'$(ip "$STACK-frontend"):8080', '$(ip "$STACK-loadgen"):9100'"
 for i in 1 2 3; do targets="$targets, '$(ip "$STACK-backend-$i"):8080'"; done
 
-say "starting Prometheus on 127.0.0.1:$PROM_PORT ($(command -v prometheus))"
+say "starting Prometheus on 127.0.0.1:$PROM_PORT, from $prom_from"
 cat >"$work/prometheus.yml" <<YAML
 global:
   scrape_interval: 1s
@@ -77,9 +84,17 @@ scrape_configs:
     static_configs:
       - targets: [$targets]
 YAML
-prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
-  --web.listen-address="127.0.0.1:$PROM_PORT" >"$work/prometheus.log" 2>&1 &
-prom_pid=$!
+if command -v prometheus >/dev/null; then
+  prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
+    --web.listen-address="127.0.0.1:$PROM_PORT" >"$work/prometheus.log" 2>&1 &
+  prom_pid=$!
+else
+  chmod 644 "$work/prometheus.yml"
+  docker run -d --name "$STACK-prometheus" --network "$STACK" "${labels[@]}" --label shop.role=prometheus \
+    -p "127.0.0.1:$PROM_PORT:9090" -v "$work/prometheus.yml:/etc/prometheus/prometheus.yml:ro" \
+    "$PROM_IMAGE" >/dev/null
+  docker logs -f "$STACK-prometheus" >"$work/prometheus.log" 2>&1 &
+fi
 for _ in $(seq 100); do
   up=$(curl -fsS "http://127.0.0.1:$PROM_PORT/api/v1/query?query=sum(up)" 2>/dev/null | sed -n 's/.*"value":\[[^,]*,"\([0-9]*\)".*/\1/p' || true)
   [ "$up" = 5 ] && break
