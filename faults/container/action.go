@@ -45,6 +45,15 @@ func (a *action) Apply(ctx context.Context) error {
 	var err error
 	switch a.kind {
 	case "kill":
+		// Straight to the process when faultline runs beside the engine: the engine's
+		// own kill of one container takes 100 ms or more, serialised with the others.
+		ok, derr := signalDirect(ctx, a.rec.Target.PID, a.id(), a.st.Signal, a.st.Signal == "SIGKILL")
+		if ok {
+			if derr != nil {
+				return fmt.Errorf("kill %s: %w", a.name(), derr)
+			}
+			return nil
+		}
 		_, err = a.cli.ContainerKill(ctx, a.id(), client.ContainerKillOptions{Signal: a.st.Signal})
 	case "stop":
 		_, err = a.cli.ContainerStop(ctx, a.id(), client.ContainerStopOptions{Timeout: a.st.Seconds})
@@ -113,6 +122,13 @@ func (a *action) ensureRunning(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if a.kind == "kill" && a.st.Signal == "SIGKILL" {
+		// A SIGKILLed process is dead even while the engine still reports it running:
+		// wait for the engine to notice, or the container would be left stopped.
+		if res, err = a.settleKilled(ctx, res); err != nil {
+			return err
+		}
+	}
 	if s := res.Container.State; s.Running || s.Restarting {
 		return nil
 	}
@@ -128,6 +144,33 @@ func (a *action) ensureRunning(ctx context.Context) error {
 		return nil
 	}
 	return a.gone(err)
+}
+
+// killSettle bounds how long a revert waits for the engine to notice that the process
+// a SIGKILL hit is dead.
+const killSettle = 10 * time.Second
+
+// settleKilled inspects again until the engine no longer reports the killed process
+// (the recorded PID) as the container's running one.
+func (a *action) settleKilled(ctx context.Context, res client.ContainerInspectResult) (client.ContainerInspectResult, error) {
+	deadline := time.Now().Add(killSettle)
+	for {
+		s := res.Container.State
+		if !s.Running || s.Pid != a.rec.Target.PID || a.rec.Target.PID == 0 || time.Now().After(deadline) {
+			return res, nil
+		}
+		t := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return res, ctx.Err()
+		case <-t.C:
+		}
+		var err error
+		if res, err = a.inspect(ctx); err != nil {
+			return res, err
+		}
+	}
 }
 
 func (a *action) unpause(ctx context.Context) error {

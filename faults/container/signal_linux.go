@@ -1,0 +1,83 @@
+package container
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// signalDirect sends sig to a container's main process without a round trip through
+// the engine, when faultline runs beside the engine and sees that process: it opens a
+// pidfd on pid, checks that the process belongs to the container (its cgroup path
+// names the container id), and signals through the pidfd, which cannot hit a
+// recycled pid. With waitExit it returns once the process is dead, as the engine's
+// kill does for SIGKILL.
+//
+// It reports ok=false, with nothing sent, whenever that is not possible (another PID
+// namespace, a remote engine, no privileges, the process already gone, an old kernel):
+// the caller then asks the engine. The engine notices the death on its own and records
+// the exit code as for its own kill; only its "kill" event is missing (its "die" is
+// there).
+func signalDirect(ctx context.Context, pid int, containerID, sig string, waitExit bool) (ok bool, err error) {
+	num, err := signalNumber(sig)
+	if err != nil || pid <= 0 || len(containerID) < 12 {
+		return false, nil
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return false, nil
+	}
+	defer unix.Close(fd)
+	cg, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil || !bytes.Contains(cg, []byte(containerID)) {
+		return false, nil
+	}
+	// The pidfd's process is still alive, so /proc/PID was that same process.
+	if err := unix.PidfdSendSignal(fd, 0, nil, 0); err != nil {
+		return false, nil
+	}
+	if err := unix.PidfdSendSignal(fd, num, nil, 0); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return false, nil // died meanwhile: let the engine say what it is now
+		}
+		return true, fmt.Errorf("signal %s to pid %d: %w", sig, pid, err)
+	}
+	if !waitExit {
+		return true, nil
+	}
+	return true, waitPidfd(ctx, fd, pid)
+}
+
+// waitPidfd waits until the process of fd has exited: the kernel makes a pidfd
+// readable then.
+func waitPidfd(ctx context.Context, fd, pid int) error {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, 50)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("wait for pid %d to exit: %w", pid, err)
+		}
+		if n > 0 {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("pid %d signalled but still alive: %w", pid, err)
+		}
+	}
+}
+
+// signalNumber maps the names ParseSignal returns (or a real-time signal's number).
+func signalNumber(sig string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(sig); err == nil {
+		return unix.Signal(n), nil
+	}
+	if s := unix.SignalNum(sig); s != 0 {
+		return s, nil
+	}
+	return 0, fmt.Errorf("unknown signal %q", sig)
+}
