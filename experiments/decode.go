@@ -55,80 +55,45 @@ func (l *loader) decodeBody(exp *Experiment, byType map[string][]*hcl.Block, fil
 		}
 	}
 
-	seen := map[string]hcl.Range{}
-	for _, b := range byType["target"] {
-		if !hclsyntax.ValidIdentifier(b.Labels[0]) {
-			continue // reported by declaredNames
-		}
-		if prev, dup := seen[b.Labels[0]]; dup {
-			diags = append(diags, duplicateBlock("target", b.Labels[0], b.LabelRanges[0], prev))
-			continue
-		}
-		seen[b.Labels[0]] = b.DefRange
-		t, d := l.decodeTargetBlock(b)
-		diags = append(diags, d...)
-		if t != nil {
-			exp.Targets = append(exp.Targets, t)
-		}
-	}
-	seen = map[string]hcl.Range{}
-	for _, b := range byType["fault"] {
-		if prev, dup := seen[b.Labels[1]]; dup {
-			diags = append(diags, duplicateBlock("fault", b.Labels[1], b.LabelRanges[1], prev))
-			continue
-		}
-		seen[b.Labels[1]] = b.DefRange
-		f, d := l.decodeFaultBlock(b, exp)
-		diags = append(diags, d...)
-		if f != nil {
-			exp.Faults = append(exp.Faults, f)
-		}
-	}
-	seen = map[string]hcl.Range{}
-	for _, b := range byType["metric"] {
-		if !hclsyntax.ValidIdentifier(b.Labels[0]) {
-			continue // reported by declaredNames
-		}
-		if prev, dup := seen[b.Labels[0]]; dup {
-			diags = append(diags, duplicateBlock("metric", b.Labels[0], b.LabelRanges[0], prev))
-			continue
-		}
-		seen[b.Labels[0]] = b.DefRange
-		m, d := l.decodeMetricBlock(b)
-		diags = append(diags, d...)
-		if m != nil {
-			exp.Metrics = append(exp.Metrics, m)
-		}
-	}
-	seen = map[string]hcl.Range{}
-	for _, b := range byType["check"] {
-		if prev, dup := seen[b.Labels[0]]; dup {
-			diags = append(diags, duplicateBlock("check", b.Labels[0], b.LabelRanges[0], prev))
-			continue
-		}
-		seen[b.Labels[0]] = b.DefRange
-		c, d := l.decodeCheckBlock(b, exp)
-		diags = append(diags, d...)
-		if c != nil {
-			exp.Checks = append(exp.Checks, c)
-		}
-	}
-	seen = map[string]hcl.Range{}
-	for _, b := range byType["abort"] {
-		if prev, dup := seen[b.Labels[0]]; dup {
-			diags = append(diags, duplicateBlock("abort", b.Labels[0], b.LabelRanges[0], prev))
-			continue
-		}
-		seen[b.Labels[0]] = b.DefRange
-		a, d := l.decodeAbortBlock(b)
-		diags = append(diags, d...)
-		if a != nil {
-			exp.Aborts = append(exp.Aborts, a)
-		}
-	}
+	// Targets and metrics are referenced by name, so a name that is no identifier was
+	// reported by declaredNames and its block is skipped here.
+	exp.Targets = decodeUnique(&diags, byType["target"], "target", 0, true, l.decodeTargetBlock)
+	exp.Faults = decodeUnique(&diags, byType["fault"], "fault", 1, false, func(b *hcl.Block) (*FaultSpec, hcl.Diagnostics) {
+		return l.decodeFaultBlock(b, exp)
+	})
+	exp.Metrics = decodeUnique(&diags, byType["metric"], "metric", 0, true, l.decodeMetricBlock)
+	exp.Checks = decodeUnique(&diags, byType["check"], "check", 0, false, func(b *hcl.Block) (*Check, hcl.Diagnostics) {
+		return l.decodeCheckBlock(b, exp)
+	})
+	exp.Aborts = decodeUnique(&diags, byType["abort"], "abort", 0, false, l.decodeAbortBlock)
 
 	diags = append(diags, validateExperiment(exp, byType, file)...)
 	return diags
+}
+
+// decodeUnique decodes the blocks of one type in order, each named by its label at
+// index label; a second block of a name is reported, not decoded.
+func decodeUnique[T any](diags *hcl.Diagnostics, blocks []*hcl.Block, kind string, label int, identifier bool,
+	decode func(*hcl.Block) (*T, hcl.Diagnostics)) []*T {
+	var out []*T
+	seen := map[string]hcl.Range{}
+	for _, b := range blocks {
+		name := b.Labels[label]
+		if identifier && !hclsyntax.ValidIdentifier(name) {
+			continue
+		}
+		if prev, dup := seen[name]; dup {
+			*diags = append(*diags, duplicateBlock(kind, name, b.LabelRanges[label], prev))
+			continue
+		}
+		seen[name] = b.DefRange
+		v, d := decode(b)
+		*diags = append(*diags, d...)
+		if v != nil {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func (l *loader) declaredNames(kind string, blocks []*hcl.Block, diags *hcl.Diagnostics) map[string]hcl.Range {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/experiments"
+	"github.com/faultline/faultline/report"
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
@@ -228,27 +229,8 @@ func labelMap(m model.Metric) map[string]string {
 	return out
 }
 
-// LabelString renders labels as {a="b", c="d"} in name order, the identity of a series.
-func LabelString(labels map[string]string) string {
-	names := make([]string, 0, len(labels))
-	for k := range labels {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, k := range names {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%s=%q", k, labels[k])
-	}
-	b.WriteByte('}')
-	return b.String()
-}
-
 func sortSeries(s []Series) {
-	sort.SliceStable(s, func(i, j int) bool { return LabelString(s[i].Labels) < LabelString(s[j].Labels) })
+	sort.SliceStable(s, func(i, j int) bool { return report.LabelString(s[i].Labels) < report.LabelString(s[j].Labels) })
 }
 
 // finite reports whether v is a usable sample value.

@@ -117,7 +117,7 @@ func (r *Recorder) Add(obs ...Observation) {
 			continue
 		}
 		for _, s := range o.Series {
-			key := LabelString(s.Labels)
+			key := report.LabelString(s.Labels)
 			ser := rec.series[key]
 			if ser == nil {
 				ser = &report.Series{Labels: s.Labels}

@@ -82,7 +82,7 @@ func ReadFile(path string) (*Result, error) {
 	return &r, nil
 }
 
-// LabelString renders labels as {a="b", c="d"} in name order.
+// LabelString renders labels as {a="b", c="d"} in name order: the identity of a series.
 func LabelString(labels map[string]string) string {
 	names := make([]string, 0, len(labels))
 	for k := range labels {

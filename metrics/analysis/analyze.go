@@ -1,10 +1,8 @@
 package analysis
 
 import (
-	"fmt"
 	"math"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/faultline/faultline/experiments"
@@ -203,18 +201,4 @@ func backForGood(samples []report.Sample, from time.Time, ok func(float64) bool)
 		return time.Time{}, false
 	}
 	return first.Time, true
-}
-
-// SeriesID renders a series' labels as {a="b", c="d"}.
-func SeriesID(labels map[string]string) string {
-	names := make([]string, 0, len(labels))
-	for k := range labels {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	parts := make([]string, len(names))
-	for i, k := range names {
-		parts[i] = fmt.Sprintf("%s=%q", k, labels[k])
-	}
-	return "{" + strings.Join(parts, ", ") + "}"
 }

@@ -58,7 +58,7 @@ func EvaluateCheck(c *experiments.Check, m report.Metric, tl report.Timeline) re
 	recoveredAfter := 0.0
 	allRecovered := true
 	for _, s := range m.Series {
-		id := SeriesID(s.Labels)
+		id := report.LabelString(s.Labels)
 		lo, hi, ok := boundsFor(c, s)
 		if !ok {
 			notes = append(notes, fmt.Sprintf("series %s has no baseline sample to measure max_change against", id))
@@ -303,7 +303,7 @@ func AbortTripped(a *experiments.Abort, series []report.Series) (tripped bool, s
 		}
 		first, last := s.Samples[start].Time, s.Samples[n-1].Time
 		if last.Sub(first) >= a.For && (!tripped || first.Before(since)) {
-			tripped, since, seriesID = true, first, SeriesID(s.Labels)
+			tripped, since, seriesID = true, first, report.LabelString(s.Labels)
 		}
 	}
 	return tripped, since, seriesID
