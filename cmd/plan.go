@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -222,27 +221,8 @@ func printTargets(w io.Writer, p *experiments.Plan, dockerNote string) {
 // selectorText describes a target block's selectors in one line.
 func selectorText(t *experiments.Target) string {
 	var parts []string
-	if t.NameRegex != "" {
-		parts = append(parts, fmt.Sprintf("name =~ %q", t.NameRegex))
-	}
-	if len(t.Labels) > 0 {
-		keys := make([]string, 0, len(t.Labels))
-		for k := range t.Labels {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			parts = append(parts, fmt.Sprintf("label %s=%s", k, t.Labels[k]))
-		}
-	}
-	if t.Image != "" {
-		parts = append(parts, "image "+t.Image)
-	}
-	if t.ComposeProject != "" {
-		parts = append(parts, "compose project "+t.ComposeProject)
-	}
-	if t.ComposeService != "" {
-		parts = append(parts, "compose service "+t.ComposeService)
+	if sel := t.Selectors(); sel != "" {
+		parts = append(parts, sel)
 	}
 	parts = append(parts, "state "+t.State, "pick "+pickText(t))
 	if t.AllowEmpty {

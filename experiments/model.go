@@ -6,6 +6,9 @@
 package experiments
 
 import (
+	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/faultline/faultline/faults"
@@ -97,6 +100,33 @@ type Target struct {
 	Percent        float64           // with PickPercent: (0,100], rounded up, at least one
 	AllowEmpty     bool              // an empty selection is not an error
 	DeclRange      hcl.Range
+}
+
+// Selectors describes the target's selectors in one line, labels in name order:
+// name =~ "re", label k=v, image i, compose project p, compose service s.
+func (t *Target) Selectors() string {
+	var parts []string
+	if t.NameRegex != "" {
+		parts = append(parts, fmt.Sprintf("name =~ %q", t.NameRegex))
+	}
+	keys := make([]string, 0, len(t.Labels))
+	for k := range t.Labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("label %s=%s", k, t.Labels[k]))
+	}
+	if t.Image != "" {
+		parts = append(parts, "image "+t.Image)
+	}
+	if t.ComposeProject != "" {
+		parts = append(parts, "compose project "+t.ComposeProject)
+	}
+	if t.ComposeService != "" {
+		parts = append(parts, "compose service "+t.ComposeService)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // FaultSpec is one `fault "KIND" "NAME"` block.

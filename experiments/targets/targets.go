@@ -179,37 +179,11 @@ func candidates(ctx context.Context, lister Lister, t *experiments.Target) ([]co
 			why = fmt.Sprintf("; %d matching container(s) are labelled %s=true and never touched", skipped, SkipLabel)
 		}
 		return nil, fmt.Errorf("%w: target %q (%s) selects no %s container with %s%s: check the selectors against `docker ps -a`, or set allow_empty = true",
-			ErrEmptySelection, t.Name, t.DeclRange.String(), state, describe(t), why)
+			ErrEmptySelection, t.Name, t.DeclRange.String(), state, t.Selectors(), why)
 	}
 	// The engine lists newest first; sort by name so that a seed replays the same picks.
 	sort.Slice(out, func(i, j int) bool { return containerName(out[i]) < containerName(out[j]) })
 	return out, nil
-}
-
-// describe spells the selectors of a target block for an error message.
-func describe(t *experiments.Target) string {
-	var parts []string
-	if t.NameRegex != "" {
-		parts = append(parts, fmt.Sprintf("name =~ %q", t.NameRegex))
-	}
-	keys := make([]string, 0, len(t.Labels))
-	for k := range t.Labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("label %s=%s", k, t.Labels[k]))
-	}
-	if t.Image != "" {
-		parts = append(parts, fmt.Sprintf("image %s", t.Image))
-	}
-	if t.ComposeProject != "" {
-		parts = append(parts, fmt.Sprintf("compose project %s", t.ComposeProject))
-	}
-	if t.ComposeService != "" {
-		parts = append(parts, fmt.Sprintf("compose service %s", t.ComposeService))
-	}
-	return strings.Join(parts, ", ")
 }
 
 // imageMatches compares the image a target names with a container's, the way a user
