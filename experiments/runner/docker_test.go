@@ -73,10 +73,21 @@ func TestRealPauseAndKillAreRevertedOnTime(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		in, err := cli.ContainerInspect(ctx, u.Event.Target.ID, client.ContainerInspectOptions{})
-		if err != nil {
-			t.Errorf("inspect %s: %v", u.Event.Target.Name, err)
-			return
+		// A kill is acknowledged when the process is dead, which the engine may
+		// record a moment later: give it until well before the revert.
+		settle := time.Now().Add(time.Second)
+		var in client.ContainerInspectResult
+		for {
+			var err error
+			in, err = cli.ContainerInspect(ctx, u.Event.Target.ID, client.ContainerInspectOptions{})
+			if err != nil {
+				t.Errorf("inspect %s: %v", u.Event.Target.Name, err)
+				return
+			}
+			if u.Event.Kind != "kill" || !in.Container.State.Running || time.Now().After(settle) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 		mu.Lock()
 		defer mu.Unlock()
