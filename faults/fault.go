@@ -66,6 +66,10 @@ type Action interface {
 	Record() Record
 }
 
+// Parallelism is how many targets are hit (or reverted) at once by default: enough
+// to keep an engine on a small host busy, few enough not to swamp it.
+const Parallelism = 16
+
 // Warner is implemented by actions that learn, while preparing, something the report
 // should mention about their target (for example that other containers share its
 // network namespace and will feel the fault too).

@@ -52,7 +52,7 @@ type PreflightCheck struct {
 
 // Defaults of Config.
 const (
-	DefaultParallel = 8
+	DefaultParallel = faults.Parallelism
 	// RevertAttempts is how often a revert is tried before it counts as failed.
 	RevertAttempts = 3
 	// RevertBackoff is the wait after the first failed revert attempt; it doubles.

@@ -287,7 +287,7 @@ func (r reviver) Revive(rec faults.Record) (faults.Action, error) {
 }
 
 // DefaultParallelism bounds how many engine calls ApplyAll and RevertAll make at once.
-const DefaultParallelism = 16
+const DefaultParallelism = faults.Parallelism
 
 // ApplyAll applies every action, at most limit at once (DefaultParallelism when
 // limit < 1), and returns each action's error (nil on success) in order.
