@@ -68,6 +68,10 @@ func (l *loader) decodeBody(exp *Experiment, byType map[string][]*hcl.Block, fil
 	exp.Aborts = decodeUnique(&diags, byType["abort"], "abort", 0, false, l.decodeAbortBlock)
 
 	diags = append(diags, validateExperiment(exp, byType, file)...)
+	if !diags.HasErrors() && len(exp.Faults) > 0 {
+		// Only a sound timeline can be checked for faults that collide on it.
+		diags = append(diags, overlappingHolds(NewPlan(exp))...)
+	}
 	return diags
 }
 

@@ -3,6 +3,7 @@ package experiments
 import (
 	"fmt"
 
+	"github.com/faultline/faultline/faults"
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -66,6 +67,52 @@ func validateExperiment(exp *Experiment, byType map[string][]*hcl.Block, file *h
 		if a.For > harm {
 			diags = append(diags, rangeError(a.DeclRange, "Abort guard that cannot fire",
 				fmt.Sprintf("for is %s, but the run lasts only %s from the first fault to its end, so this guard could never fire; shorten for.", a.For, harm)))
+		}
+	}
+	return diags
+}
+
+// holdWhat says what a Kind.Holds value means, for diagnostics.
+var holdWhat = map[string]string{
+	"state":  "change the container's state (running, paused, stopped)",
+	"limits": "change the container's CPU and memory limits",
+	"qdisc":  "replace the root qdisc of the container's interface",
+}
+
+// overlappingHolds reports two injections on the same target block that take over
+// the same thing at the same time: the second could not be applied (or its revert
+// would undo the first), so the run would stop at it. An instant injection occupies
+// its start.
+func overlappingHolds(plan *Plan) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	reported := map[[2]*FaultSpec]bool{}
+	ins := plan.Injections // sorted by start
+	for i, a := range ins {
+		ka, _ := faults.Lookup(a.Fault.Kind)
+		if ka.Holds == "" {
+			continue
+		}
+		for _, b := range ins[i+1:] {
+			if b.Start > a.End || (b.Start == a.End && a.End > a.Start) {
+				break
+			}
+			kb, _ := faults.Lookup(b.Fault.Kind)
+			pair := [2]*FaultSpec{a.Fault, b.Fault}
+			if b.Fault == a.Fault || b.Fault.Target != a.Fault.Target || kb.Holds != ka.Holds || reported[pair] {
+				continue
+			}
+			reported[pair] = true
+			when := fmt.Sprintf("from %s to %s", b.Start, min(a.End, b.End))
+			if a.End == a.Start || b.End == b.Start {
+				when = fmt.Sprintf("at %s", b.Start)
+			}
+			hint := "start one after the other ends"
+			if ka.Holds == "qdisc" {
+				hint += `, or combine them in one "netem" fault (latency, loss, duplicate, corrupt, reorder and rate together)`
+			}
+			diags = append(diags, rangeError(b.Fault.DeclRange, "Overlapping faults on one target",
+				fmt.Sprintf("fault %q %q and fault %q %q both %s of target.%s, %s into the run; a target takes one such fault at a time: %s.",
+					a.Fault.Kind, a.Fault.Name, b.Fault.Kind, b.Fault.Name, holdWhat[ka.Holds], a.Fault.Target, when, hint)))
 		}
 	}
 	return diags

@@ -7,7 +7,7 @@ import "time"
 
 func init() {
 	register(Kind{
-		Name: "kill", Category: ContainerFault,
+		Name: "kill", Category: ContainerFault, Holds: "state",
 		Summary: "Send a signal to the container's main process (default SIGKILL).",
 		Params: []Param{
 			{Name: "signal", Type: Signal, Default: "SIGKILL", Doc: "signal to send: a name (SIGKILL, TERM) or a number"},
@@ -15,7 +15,7 @@ func init() {
 		},
 	})
 	register(Kind{
-		Name: "stop", Category: ContainerFault,
+		Name: "stop", Category: ContainerFault, Holds: "state",
 		Summary: "Stop the container with a grace period; it is started again at the fault's end.",
 		Params: []Param{
 			{Name: "grace", Type: Duration, Default: 10 * time.Second, Min: bound(0), Max: bound(3600),
@@ -23,11 +23,11 @@ func init() {
 		},
 	})
 	register(Kind{
-		Name: "pause", Category: ContainerFault,
+		Name: "pause", Category: ContainerFault, Holds: "state",
 		Summary: "Freeze every process of the container (cgroup freezer); unpaused at the fault's end.",
 	})
 	register(Kind{
-		Name: "restart", Category: ContainerFault, Instant: true,
+		Name: "restart", Category: ContainerFault, Instant: true, Holds: "state",
 		Summary: "Restart the container; nothing to revert.",
 		Params: []Param{
 			{Name: "timeout", Type: Duration, Default: 10 * time.Second, Min: bound(0), Max: bound(3600),
@@ -35,7 +35,7 @@ func init() {
 		},
 	})
 	register(Kind{
-		Name: "resources", Category: ContainerFault,
+		Name: "resources", Category: ContainerFault, Holds: "limits",
 		Summary:    "Squeeze CPU and memory limits; the exact earlier limits are restored at the fault's end.",
 		AtLeastOne: []string{"cpus", "memory"},
 		Params: []Param{
@@ -63,7 +63,7 @@ func init() {
 		)
 	}
 	netem := func(name, summary string, atLeastOne []string, ps ...Param) {
-		register(Kind{Name: name, Category: NetworkFault, Summary: summary, AtLeastOne: atLeastOne, Params: withNet(ps...)})
+		register(Kind{Name: name, Category: NetworkFault, Holds: "qdisc", Summary: summary, AtLeastOne: atLeastOne, Params: withNet(ps...)})
 	}
 
 	req := func(p Param) Param { p.Required = true; return p }
@@ -91,7 +91,7 @@ func init() {
 		rate)
 
 	register(Kind{
-		Name: "bandwidth", Category: NetworkFault,
+		Name: "bandwidth", Category: NetworkFault, Holds: "qdisc",
 		Summary: "Cap outgoing throughput with a token bucket (tbf).",
 		Params: withNet(
 			req(rate),

@@ -57,6 +57,11 @@ type Kind struct {
 	// hold for their duration and are reverted at its end.
 	Instant bool
 	Params  []Param
+	// Holds names what a fault of this kind takes over on its target while it holds:
+	// "state" (running, paused, stopped), "limits" (CPU and memory) or "qdisc" (the
+	// root qdisc of the interface). Two faults that hold the same thing cannot overlap
+	// on one target. Empty: nothing exclusive (partitions add routes of their own).
+	Holds string
 	// AtLeastOne names parameters of which at least one must be set (resources: cpus or memory).
 	AtLeastOne []string
 }
