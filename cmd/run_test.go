@@ -21,6 +21,7 @@ import (
 	"github.com/faultline/faultline/faults"
 	"github.com/faultline/faultline/internal/dockertest"
 	"github.com/faultline/faultline/report"
+	"github.com/moby/moby/client"
 )
 
 func TestRunFlags(t *testing.T) {
@@ -133,7 +134,10 @@ func buildFaultline(t *testing.T) string {
 
 // crashExperiment pauses one container and kills another (restore = true), both for
 // long enough that the test acts in the middle.
-func crashExperiment(t *testing.T, paused, killed string) string {
+// crashExperiment pauses one container and kills another for two minutes; with a
+// third (shaped, "" for none) it also caps that one's bandwidth and blackholes a
+// network from it.
+func crashExperiment(t *testing.T, paused, killed, shaped string) string {
 	t.Helper()
 	src := fmt.Sprintf(`
 experiment "crash-test" {
@@ -161,6 +165,25 @@ fault "kill" "crash" {
   restore  = true
 }
 `, paused, killed)
+	if shaped != "" {
+		src += fmt.Sprintf(`
+target "shaped" {
+  name = "^%s$"
+}
+
+fault "bandwidth" "thin" {
+  target   = target.shaped
+  duration = "2m"
+  rate     = "1mbit"
+}
+
+fault "partition" "cut" {
+  target   = target.shaped
+  duration = "2m"
+  to       = ["10.123.0.0/16"]
+}
+`, shaped)
+	}
 	path := filepath.Join(t.TempDir(), "crash.hcl")
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
@@ -221,12 +244,22 @@ func TestKilledRunIsRecovered(t *testing.T) {
 	b := dockertest.Run(t, cli, dockertest.RunOptions{Name: "crash-killed", Image: img})
 	dockertest.WaitLog(t, cli, a.ID, "ready")
 	dockertest.WaitLog(t, cli, b.ID, "ready")
-	exp := crashExperiment(t, a.Name, b.Name)
+	shaped, shapedPID, before := shapedContainer(t, cli, img, "crash-shaped")
+	exp := crashExperiment(t, a.Name, b.Name, shaped)
 	state := t.TempDir()
 
 	run, out := startRun(t, bin, "run", "--state-dir", state, "--out", t.TempDir(), exp)
 	dockertest.Wait(t, cli, a.ID, "paused by the run", dockertest.Paused)
 	dockertest.Wait(t, cli, b.ID, "killed by the run", dockertest.NotRunning)
+	nFaults := 2
+	if shaped != "" {
+		nFaults = 4
+		waitFor(t, func() bool {
+			return strings.Contains(netState(t, shapedPID), "blackhole 10.123.0.0/16") && strings.Contains(netState(t, shapedPID), "root tbf")
+		},
+			"bandwidth cap and partition in place", out)
+	}
+	waitFor(t, func() bool { return strings.Count(out.String(), "msg=injected") == nFaults }, "every injection logged", out)
 	if err := run.Process.Kill(); err != nil { // SIGKILL: no revert can run
 		t.Fatal(err)
 	}
@@ -247,8 +280,13 @@ func TestKilledRunIsRecovered(t *testing.T) {
 	if code := exitCode(t, err); code != 0 {
 		t.Fatalf("recover: exit %d\n%s", code, recOut)
 	}
-	if strings.Count(string(recOut), "reverted") < 2 {
-		t.Fatalf("recover did not report both reverts:\n%s", recOut)
+	if strings.Count(string(recOut), "reverted") < nFaults {
+		t.Fatalf("recover did not report all %d reverts:\n%s", nFaults, recOut)
+	}
+	if shaped != "" {
+		if now := netState(t, shapedPID); now != before {
+			t.Fatalf("network of %s after recover: %q, want what it was before the run: %q", shaped, now, before)
+		}
 	}
 	if in := dockertest.Inspect(t, cli, a.ID); !dockertest.Running(in) || dockertest.Paused(in) {
 		t.Fatalf("%s not running unpaused after recover", a.Name)
@@ -274,14 +312,19 @@ func TestInterruptedRunRevertsAndReports(t *testing.T) {
 	b := dockertest.Run(t, cli, dockertest.RunOptions{Name: "sigint-killed", Image: img})
 	dockertest.WaitLog(t, cli, a.ID, "ready")
 	dockertest.WaitLog(t, cli, b.ID, "ready")
-	exp := crashExperiment(t, a.Name, b.Name)
+	shaped, shapedPID, before := shapedContainer(t, cli, img, "sigint-shaped")
+	exp := crashExperiment(t, a.Name, b.Name, shaped)
+	nFaults := 2
+	if shaped != "" {
+		nFaults = 4
+	}
 	state, outDir := t.TempDir(), t.TempDir()
 
 	run, out := startRun(t, bin, "run", "--state-dir", state, "--out", outDir, "--format", "html", exp)
 	dockertest.Wait(t, cli, a.ID, "paused by the run", dockertest.Paused)
 	dockertest.Wait(t, cli, b.ID, "killed by the run", dockertest.NotRunning)
 	// Wait until both injections are acknowledged, so the interrupt hits mid-fault.
-	waitFor(t, func() bool { return strings.Count(out.String(), "msg=injected") == 2 }, "both injections logged", out)
+	waitFor(t, func() bool { return strings.Count(out.String(), "msg=injected") == nFaults }, "every injection logged", out)
 	if err := run.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +343,12 @@ func TestInterruptedRunRevertsAndReports(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no result written: %v\n%s", err, out)
 	}
-	if res.Status != report.StatusInterrupted || res.ExitCode != ExitAborted || len(res.Events) != 4 {
+	if shaped != "" {
+		if now := netState(t, shapedPID); now != before {
+			t.Fatalf("network of %s after the interrupt: %q, want what it was before the run: %q\n%s", shaped, now, before, out)
+		}
+	}
+	if res.Status != report.StatusInterrupted || res.ExitCode != ExitAborted || len(res.Events) != 2*nFaults {
 		b, _ := json.MarshalIndent(res.Events, "", " ")
 		t.Fatalf("result: status %s exit %d, events %s", res.Status, res.ExitCode, b)
 	}
@@ -332,4 +380,22 @@ func planWithTargets(ids ...string) *experiments.Plan {
 	}
 	p.Targets = map[string][]faults.Target{"t": ts}
 	return p
+}
+
+// shapedContainer starts the container that network faults hit, when this process
+// may shape networks: its name, its pid and its network state before any fault.
+func shapedContainer(t *testing.T, cli *client.Client, img, name string) (string, int, string) {
+	t.Helper()
+	if !canShapeNetworks() {
+		t.Log("not root: the network faults are left out of this test")
+		return "", 0, ""
+	}
+	c := dockertest.Run(t, cli, dockertest.RunOptions{Name: name, Image: img})
+	dockertest.WaitLog(t, cli, c.ID, "ready")
+	in := dockertest.Wait(t, cli, c.ID, "running", dockertest.Running)
+	before := netState(t, in.State.Pid)
+	if strings.Contains(before, "blackhole") || strings.Contains(before, "tbf") {
+		t.Fatalf("a new container's network already holds what the faults add: %s", before)
+	}
+	return c.Name, in.State.Pid, before
 }
