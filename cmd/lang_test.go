@@ -51,7 +51,7 @@ func TestLanguageVerbsExitCodes(t *testing.T) {
 	}{
 		{"valid file", []string{"validate", example}, ExitOK, "valid: experiment \"checkout-survives-slow-db\"", ""},
 		{"several files", []string{"validate", example, "../examples/partition.hcl"}, ExitOK, "partition.hcl: valid", ""},
-		{"one invalid among valid", []string{"validate", example, broken}, ExitInvalid, "checks.hcl: invalid: 15 errors", "Contradicting conditions"},
+		{"one invalid among valid", []string{"validate", example, broken}, ExitInvalid, "checks.hcl: invalid: 18 errors", "Contradicting conditions"},
 		{"snippet and line", []string{"validate", broken}, ExitInvalid, "", "line 64"},
 		{"no file", []string{"validate"}, ExitInvalid, "", "requires at least 1 arg"},
 		{"missing file", []string{"validate", "faultline-test-nothing.hcl"}, ExitInvalid, "", "Cannot read experiment file"},

@@ -469,7 +469,7 @@ func (l *loader) decodePick(attr *hcl.Attribute, t *Target) hcl.Diagnostics {
 
 var metricSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "query", Required: true}, {Name: "unit"}, {Name: "description"},
+		{Name: "query", Required: true}, {Name: "unit"}, {Name: "description"}, {Name: "tolerance"},
 	},
 }
 
@@ -493,7 +493,40 @@ func (l *loader) decodeMetricBlock(b *hcl.Block) (*Metric, hcl.Diagnostics) {
 	if attr, ok := content.Attributes["description"]; ok {
 		m.Description = l.strInto(&diags, attr)
 	}
+	if attr, ok := content.Attributes["tolerance"]; ok {
+		l.decodeTolerance(&diags, attr, m)
+	}
 	return m, diags
+}
+
+// decodeTolerance reads a metric's tolerance: a number in the metric's unit, or a
+// percentage of the baseline mean such as "20%".
+func (l *loader) decodeTolerance(diags *hcl.Diagnostics, attr *hcl.Attribute, m *Metric) {
+	val, ok, d := l.value(attr)
+	*diags = append(*diags, d...)
+	if !ok {
+		return
+	}
+	const how = `tolerance is how far from the baseline mean a value may stray before it counts as a change: a number in the metric's unit (0.05) or a share of the baseline mean ("20%").`
+	switch val.Type() {
+	case cty.Number:
+		v, _ := val.AsBigFloat().Float64()
+		if v <= 0 || math.IsInf(v, 0) {
+			*diags = append(*diags, attrError(attr, "Invalid value for tolerance", fmt.Sprintf("%g is not more than 0; %s", v, how)))
+			return
+		}
+		m.ToleranceAbs = v
+	case cty.String:
+		s := val.AsString()
+		pct, err := parsePercent(s)
+		if err != nil || !strings.HasSuffix(strings.TrimSpace(s), "%") || pct <= 0 || math.IsInf(pct, 0) || math.IsNaN(pct) {
+			*diags = append(*diags, attrError(attr, "Invalid value for tolerance", fmt.Sprintf("%q is not a percentage more than 0%%; %s", s, how)))
+			return
+		}
+		m.ToleranceRel = pct / 100
+	default:
+		*diags = append(*diags, attrError(attr, "Invalid value for tolerance", how))
+	}
 }
 
 // Aggregates a check may compare.

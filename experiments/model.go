@@ -154,7 +154,12 @@ type Metric struct {
 	Query       string
 	Unit        string
 	Description string
-	QueryRange  hcl.Range
+	// ToleranceAbs (in the metric's unit) or ToleranceRel (a share of the baseline
+	// mean) is how far from the baseline mean a value may stray before it counts as a
+	// change, when the baseline's own noise is smaller; both 0: the analysis default.
+	ToleranceAbs float64
+	ToleranceRel float64
+	QueryRange   hcl.Range
 	DeclRange   hcl.Range
 }
 

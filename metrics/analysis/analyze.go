@@ -74,9 +74,14 @@ func Analyze(in Input) Output {
 		if !ok {
 			rm = report.Metric{Name: m.Name, Query: m.Query, Unit: m.Unit, Description: m.Description}
 		}
+		mopts := opts
+		if m.ToleranceAbs > 0 || m.ToleranceRel > 0 {
+			// The metric's own tolerance replaces the default one.
+			mopts.AbsTolerance, mopts.RelTolerance = m.ToleranceAbs, m.ToleranceRel
+		}
 		series := make([]report.Series, len(rm.Series))
 		for i, s := range rm.Series {
-			series[i] = analyzeSeries(s, in.Timeline, opts)
+			series[i] = analyzeSeries(s, in.Timeline, mopts)
 		}
 		rm.Series = series
 		out.Metrics = append(out.Metrics, rm)

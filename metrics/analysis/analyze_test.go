@@ -123,6 +123,38 @@ func TestAnalyzeSteadySeriesHasNoImpact(t *testing.T) {
 	}
 }
 
+// TestMetricToleranceWidensTheBand: the step series (0.1, stepping to 0.6) is an
+// impact under the default band, and none under a metric tolerance wider than the step.
+func TestMetricToleranceWidensTheBand(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		metric     experiments.Metric
+		wantTol    float64
+		wantImpact bool
+	}{
+		{"default 10% of the mean", experiments.Metric{Name: "m"}, 0.01, true},
+		{"absolute, wider than the step", experiments.Metric{Name: "m", ToleranceAbs: 0.6}, 0.6, false},
+		{"relative, wider than the step", experiments.Metric{Name: "m", ToleranceRel: 6}, 0.6, false},
+		{"absolute, narrower than the step", experiments.Metric{Name: "m", ToleranceAbs: 0.2}, 0.2, true},
+	}
+	for _, tt := range tests {
+		out := Analyze(Input{
+			Metrics:  []*experiments.Metric{&tt.metric},
+			Timeline: stepTimeline,
+			Observed: []report.Metric{{Name: "m", Series: []report.Series{stepSeries()}}},
+		})
+		s := out.Metrics[0].Series[0]
+		if s.Band == nil || !near(s.Band.Tolerance, tt.wantTol, 1e-9) {
+			t.Errorf("%s: band %+v, want tolerance %g", tt.name, s.Band, tt.wantTol)
+			continue
+		}
+		if got := s.ImpactAt != nil; got != tt.wantImpact {
+			t.Errorf("%s: impact at %v, want impact %v", tt.name, s.ImpactAt, tt.wantImpact)
+		}
+	}
+}
+
 func f(v float64) *float64 { return &v }
 
 func TestEvaluateCheck(t *testing.T) {

@@ -102,3 +102,18 @@ check "string_bound" {
   metric = metric.p99
   below  = "fast" # ERROR: Invalid value for below
 }
+
+metric "tolerance_negative" {
+  query     = "up"
+  tolerance = -0.1 # ERROR: Invalid value for tolerance
+}
+
+metric "tolerance_not_percent" {
+  query     = "up"
+  tolerance = "20 percent" # ERROR: Invalid value for tolerance
+}
+
+metric "tolerance_list" {
+  query     = "up"
+  tolerance = [1] # ERROR: Invalid value for tolerance
+}
