@@ -160,7 +160,7 @@ type Metric struct {
 	ToleranceAbs float64
 	ToleranceRel float64
 	QueryRange   hcl.Range
-	DeclRange   hcl.Range
+	DeclRange    hcl.Range
 }
 
 // Check is a pass/fail verdict on a metric.
