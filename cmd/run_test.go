@@ -239,25 +239,18 @@ func TestKilledRunIsRecovered(t *testing.T) {
 	t.Parallel()
 	cli := dockertest.Client(t)
 	bin := buildFaultline(t)
-	img := dockertest.Image(t, cli, dockertest.Sleeper)
-	a := dockertest.Run(t, cli, dockertest.RunOptions{Name: "crash-paused", Image: img})
-	b := dockertest.Run(t, cli, dockertest.RunOptions{Name: "crash-killed", Image: img})
-	dockertest.WaitLog(t, cli, a.ID, "ready")
-	dockertest.WaitLog(t, cli, b.ID, "ready")
-	shaped, shapedPID, before := shapedContainer(t, cli, img, "crash-shaped")
-	exp := crashExperiment(t, a.Name, b.Name, shaped)
+	fx := newCrashFixture(t, cli, "crash")
+	a, b, exp, nFaults := fx.paused, fx.killed, fx.exp, fx.faults
 	state := t.TempDir()
 
 	run, out := startRun(t, bin, "run", "--state-dir", state, "--out", t.TempDir(), exp)
 	dockertest.Wait(t, cli, a.ID, "paused by the run", dockertest.Paused)
 	dockertest.Wait(t, cli, b.ID, "killed by the run", dockertest.NotRunning)
-	nFaults := 2
-	if shaped != "" {
-		nFaults = 4
+	if fx.shaped != "" {
 		waitFor(t, func() bool {
-			return strings.Contains(netState(t, shapedPID), "blackhole 10.123.0.0/16") && strings.Contains(netState(t, shapedPID), "root tbf")
-		},
-			"bandwidth cap and partition in place", out)
+			now := netState(t, fx.shapedPID)
+			return strings.Contains(now, "blackhole 10.123.0.0/16") && strings.Contains(now, "root tbf")
+		}, "bandwidth cap and partition in place", out)
 	}
 	waitFor(t, func() bool { return strings.Count(out.String(), "msg=injected") == nFaults }, "every injection logged", out)
 	if err := run.Process.Kill(); err != nil { // SIGKILL: no revert can run
@@ -283,11 +276,7 @@ func TestKilledRunIsRecovered(t *testing.T) {
 	if strings.Count(string(recOut), "reverted") < nFaults {
 		t.Fatalf("recover did not report all %d reverts:\n%s", nFaults, recOut)
 	}
-	if shaped != "" {
-		if now := netState(t, shapedPID); now != before {
-			t.Fatalf("network of %s after recover: %q, want what it was before the run: %q", shaped, now, before)
-		}
-	}
+	fx.networkRestored(t, "after recover")
 	if in := dockertest.Inspect(t, cli, a.ID); !dockertest.Running(in) || dockertest.Paused(in) {
 		t.Fatalf("%s not running unpaused after recover", a.Name)
 	}
@@ -307,17 +296,8 @@ func TestInterruptedRunRevertsAndReports(t *testing.T) {
 	t.Parallel()
 	cli := dockertest.Client(t)
 	bin := buildFaultline(t)
-	img := dockertest.Image(t, cli, dockertest.Sleeper)
-	a := dockertest.Run(t, cli, dockertest.RunOptions{Name: "sigint-paused", Image: img})
-	b := dockertest.Run(t, cli, dockertest.RunOptions{Name: "sigint-killed", Image: img})
-	dockertest.WaitLog(t, cli, a.ID, "ready")
-	dockertest.WaitLog(t, cli, b.ID, "ready")
-	shaped, shapedPID, before := shapedContainer(t, cli, img, "sigint-shaped")
-	exp := crashExperiment(t, a.Name, b.Name, shaped)
-	nFaults := 2
-	if shaped != "" {
-		nFaults = 4
-	}
+	fx := newCrashFixture(t, cli, "sigint")
+	a, b, exp, nFaults := fx.paused, fx.killed, fx.exp, fx.faults
 	state, outDir := t.TempDir(), t.TempDir()
 
 	run, out := startRun(t, bin, "run", "--state-dir", state, "--out", outDir, "--format", "html", exp)
@@ -343,11 +323,7 @@ func TestInterruptedRunRevertsAndReports(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no result written: %v\n%s", err, out)
 	}
-	if shaped != "" {
-		if now := netState(t, shapedPID); now != before {
-			t.Fatalf("network of %s after the interrupt: %q, want what it was before the run: %q\n%s", shaped, now, before, out)
-		}
-	}
+	fx.networkRestored(t, "after the interrupt")
 	if res.Status != report.StatusInterrupted || res.ExitCode != ExitAborted || len(res.Events) != 2*nFaults {
 		b, _ := json.MarshalIndent(res.Events, "", " ")
 		t.Fatalf("result: status %s exit %d, events %s", res.Status, res.ExitCode, b)
@@ -382,20 +358,48 @@ func planWithTargets(ids ...string) *experiments.Plan {
 	return p
 }
 
-// shapedContainer starts the container that network faults hit, when this process
-// may shape networks: its name, its pid and its network state before any fault.
-func shapedContainer(t *testing.T, cli *client.Client, img, name string) (string, int, string) {
+// crashFixture is what the crash and interrupt tests run on: a container to pause, one
+// to kill and, when this process may shape networks, one to cap and partition.
+type crashFixture struct {
+	paused, killed dockertest.Container
+	shaped         string // "" when network faults are left out
+	shapedPID      int
+	netBefore      string
+	exp            string // the experiment file
+	faults         int    // fault blocks in it
+}
+
+func newCrashFixture(t *testing.T, cli *client.Client, prefix string) *crashFixture {
 	t.Helper()
-	if !canShapeNetworks() {
+	img := dockertest.Image(t, cli, dockertest.Sleeper)
+	fx := &crashFixture{faults: 2}
+	fx.paused = dockertest.Run(t, cli, dockertest.RunOptions{Name: prefix + "-paused", Image: img})
+	fx.killed = dockertest.Run(t, cli, dockertest.RunOptions{Name: prefix + "-killed", Image: img})
+	dockertest.WaitLog(t, cli, fx.paused.ID, "ready")
+	dockertest.WaitLog(t, cli, fx.killed.ID, "ready")
+	if canShapeNetworks() {
+		c := dockertest.Run(t, cli, dockertest.RunOptions{Name: prefix + "-shaped", Image: img})
+		dockertest.WaitLog(t, cli, c.ID, "ready")
+		in := dockertest.Wait(t, cli, c.ID, "running", dockertest.Running)
+		fx.shaped, fx.shapedPID, fx.netBefore = c.Name, in.State.Pid, netState(t, in.State.Pid)
+		if strings.Contains(fx.netBefore, "blackhole") || strings.Contains(fx.netBefore, "tbf") {
+			t.Fatalf("a new container's network already holds what the faults add: %s", fx.netBefore)
+		}
+		fx.faults = 4
+	} else {
 		t.Log("not root: the network faults are left out of this test")
-		return "", 0, ""
 	}
-	c := dockertest.Run(t, cli, dockertest.RunOptions{Name: name, Image: img})
-	dockertest.WaitLog(t, cli, c.ID, "ready")
-	in := dockertest.Wait(t, cli, c.ID, "running", dockertest.Running)
-	before := netState(t, in.State.Pid)
-	if strings.Contains(before, "blackhole") || strings.Contains(before, "tbf") {
-		t.Fatalf("a new container's network already holds what the faults add: %s", before)
+	fx.exp = crashExperiment(t, fx.paused.Name, fx.killed.Name, fx.shaped)
+	return fx
+}
+
+// networkRestored fails unless the shaped container's network is as before the run.
+func (fx *crashFixture) networkRestored(t *testing.T, when string) {
+	t.Helper()
+	if fx.shaped == "" {
+		return
 	}
-	return c.Name, in.State.Pid, before
+	if now := netState(t, fx.shapedPID); now != fx.netBefore {
+		t.Fatalf("network of %s %s: %q, want what it was before the run: %q", fx.shaped, when, now, fx.netBefore)
+	}
 }

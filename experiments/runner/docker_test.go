@@ -87,7 +87,7 @@ func TestRealPauseAndKillAreRevertedOnTime(t *testing.T) {
 			if u.Event.Kind != "kill" || !in.Container.State.Running || time.Now().After(settle) {
 				break
 			}
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond) // polling a condition, with a deadline
 		}
 		mu.Lock()
 		defer mu.Unlock()
