@@ -37,13 +37,14 @@ func signalDirect(ctx context.Context, pid int, containerID, sig string, waitExi
 	if err != nil || !bytes.Contains(cg, []byte(containerID)) {
 		return false, nil
 	}
-	// The pidfd's process is still alive, so /proc/PID was that same process.
+	// The pidfd's process is still alive, so /proc/PID was that same process; and we
+	// may signal it (a user in the docker group may not: then the engine does).
 	if err := unix.PidfdSendSignal(fd, 0, nil, 0); err != nil {
 		return false, nil
 	}
 	if err := unix.PidfdSendSignal(fd, num, nil, 0); err != nil {
-		if errors.Is(err, unix.ESRCH) {
-			return false, nil // died meanwhile: let the engine say what it is now
+		if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.EPERM) {
+			return false, nil // died meanwhile, or not ours to signal: the engine decides
 		}
 		return true, fmt.Errorf("signal %s to pid %d: %w", sig, pid, err)
 	}
