@@ -241,6 +241,24 @@ func TestContainerRefusalsAndRestart(t *testing.T) {
 	h, eth0 := a.netlinkIn()
 	bw := mustNew(t, "bandwidth", faults.Params{"rate": uint64(8_000_000)}, nil)
 
+	t.Run("shared namespace warns", func(t *testing.T) {
+		warnings := func() []string {
+			act := mustPrepare(t, bw, a.target)
+			defer act.Revert(context.Background()) // releases the namespace; nothing was applied
+			return faults.Action(act).(faults.Warner).Warnings()
+		}
+		if w := warnings(); len(w) != 0 {
+			t.Fatalf("warnings before anyone joined the namespace: %v", w)
+		}
+		j := dockertest.Run(t, a.cli, dockertest.RunOptions{Name: "joiner", Image: dockertest.Image(t, a.cli, dockertest.Sleeper),
+			Networks: []string{"container:" + a.id}})
+		dockertest.WaitLog(t, a.cli, j.ID, "ready")
+		w := warnings()
+		if len(w) != 1 || !strings.Contains(w[0], "shares its network namespace with 1 other") {
+			t.Errorf("warnings %q, want one naming the one container that shares the namespace", w)
+		}
+	})
+
 	t.Run("foreign root qdisc", func(t *testing.T) {
 		foreign := &netlink.Tbf{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: eth0.Attrs().Index, Handle: netlink.MakeHandle(1, 0), Parent: netlink.HANDLE_ROOT},
 			Rate: 1 << 20, Limit: 1 << 16, Buffer: 1 << 16}
