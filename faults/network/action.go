@@ -631,23 +631,39 @@ func deleteOurQdiscs(h *netlink.Handle, qs *qdiscState) error {
 	}
 	ours := netlink.MakeHandle(rootMajor, 0)
 	for _, ref := range qs.Links {
-		l, err := h.LinkByIndex(ref.Index)
-		if err != nil || l.Attrs().Name != ref.Name {
-			if l, err = h.LinkByName(ref.Name); err != nil {
-				continue // the interface is gone, and our qdisc with it
-			}
+		// One round trip in the usual case: the kernel deletes the root qdisc only if
+		// its handle is ours, and refuses otherwise.
+		root := &netlink.GenericQdisc{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: ref.Index, Parent: netlink.HANDLE_ROOT, Handle: ours}}
+		if err := h.QdiscDel(root); err == nil {
+			continue
 		}
-		list, err := h.QdiscList(l)
-		if err != nil {
-			return fmt.Errorf("list qdiscs of %s: %w", ref.Name, err)
+		// Already gone, never applied, or the interface moved: look before concluding.
+		if err := deleteOurRootByLookup(h, ref, ours); err != nil {
+			return err
 		}
-		for _, q := range list {
-			if q.Attrs().Parent != netlink.HANDLE_ROOT || q.Attrs().Handle != ours {
-				continue
-			}
-			if err := h.QdiscDel(q); err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EINVAL) {
-				return fmt.Errorf("delete qdisc %s on %s: %w", qs.Handle, ref.Name, err)
-			}
+	}
+	return nil
+}
+
+// deleteOurRootByLookup finds the interface of ref (by index, else by name) and deletes
+// the root qdisc there if it carries our handle.
+func deleteOurRootByLookup(h *netlink.Handle, ref linkRef, ours uint32) error {
+	l, err := h.LinkByIndex(ref.Index)
+	if err != nil || l.Attrs().Name != ref.Name {
+		if l, err = h.LinkByName(ref.Name); err != nil {
+			return nil // the interface is gone, and our qdisc with it
+		}
+	}
+	list, err := h.QdiscList(l)
+	if err != nil {
+		return fmt.Errorf("list qdiscs of %s: %w", ref.Name, err)
+	}
+	for _, q := range list {
+		if q.Attrs().Parent != netlink.HANDLE_ROOT || q.Attrs().Handle != ours {
+			continue
+		}
+		if err := h.QdiscDel(q); err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("delete qdisc %s on %s: %w", netlink.HandleStr(ours), ref.Name, err)
 		}
 	}
 	return nil
