@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -100,6 +101,72 @@ type chartTick struct {
 	Label string
 }
 
+// threshold is a bound drawn on a chart, with the checks that set it.
+type threshold struct {
+	v     float64
+	label string
+}
+
+// checkThresholds are the bounds of the checks on metric, one line per bound and
+// direction even when several checks share it ("a, b ≤ 1").
+func checkThresholds(checks []CheckResult, metric string) []threshold {
+	var out []threshold
+	var names [][]string
+	at := map[string]int{} // op and value -> index in out
+	add := func(op string, v float64, name string) {
+		key := op + " " + num(v)
+		i, ok := at[key]
+		if !ok {
+			i = len(out)
+			at[key] = i
+			out = append(out, threshold{v: v, label: key})
+			names = append(names, nil)
+		}
+		names[i] = append(names[i], name)
+	}
+	for _, ch := range checks {
+		if ch.Metric != metric {
+			continue
+		}
+		if ch.High != nil {
+			add("≤", *ch.High, ch.Name)
+		}
+		if ch.Low != nil {
+			add("≥", *ch.Low, ch.Name)
+		}
+	}
+	for i := range out {
+		out[i].label = strings.Join(names[i], ", ") + " " + out[i].label
+	}
+	return out
+}
+
+// niceRange widens [lo, hi] a little and to multiples of a round tick (1, 2 or 5
+// times a power of ten), about four ticks apart; it does not go below 0 for values
+// that do not.
+func niceRange(lo, hi float64) (float64, float64, float64) {
+	raw := (hi - lo) / 4
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	tick := mag * 10
+	for _, m := range []float64{1, 2, 5} {
+		if raw <= m*mag {
+			tick = m * mag
+			break
+		}
+	}
+	nlo, nhi := math.Floor(lo/tick)*tick, math.Ceil(hi/tick)*tick
+	if nlo == lo && lo != 0 {
+		nlo -= tick // room under the lowest value
+	}
+	if lo >= 0 && nlo < 0 {
+		nlo = 0
+	}
+	if nhi == hi {
+		nhi += tick
+	}
+	return nlo, nhi, tick
+}
+
 func buildChart(r *Result, m *Metric) chart {
 	c := chart{W: chartW, H: chartH, Left: padLeft, Top: padTop, PlotW: chartW - padLeft - padRight, PlotH: chartH - padTop - padBottom}
 	c.Bottom, c.Right = c.Top+c.PlotH, c.Left+c.PlotW
@@ -117,27 +184,7 @@ func buildChart(r *Result, m *Metric) chart {
 			}
 		}
 	}
-	var thresholds []struct {
-		v     float64
-		label string
-	}
-	for _, ch := range r.Checks {
-		if ch.Metric != m.Name {
-			continue
-		}
-		if ch.High != nil {
-			thresholds = append(thresholds, struct {
-				v     float64
-				label string
-			}{*ch.High, ch.Name + " ≤ " + num(*ch.High)})
-		}
-		if ch.Low != nil {
-			thresholds = append(thresholds, struct {
-				v     float64
-				label string
-			}{*ch.Low, ch.Name + " ≥ " + num(*ch.Low)})
-		}
-	}
+	thresholds := checkThresholds(r.Checks, m.Name)
 	for _, th := range thresholds {
 		lo, hi = math.Min(lo, th.v), math.Max(hi, th.v)
 	}
@@ -148,9 +195,11 @@ func buildChart(r *Result, m *Metric) chart {
 	if hi == lo {
 		d := math.Max(math.Abs(hi)*0.1, 1)
 		lo, hi = lo-d, hi+d
+		if lo < 0 && hi-d >= 0 {
+			lo = 0 // a flat non-negative series: no negative axis
+		}
 	}
-	pad := (hi - lo) * 0.06
-	lo, hi = lo-pad, hi+pad
+	lo, hi, tick := niceRange(lo, hi)
 	if !t1.After(t0) {
 		t1 = t0.Add(time.Second)
 	}
@@ -209,9 +258,9 @@ func buildChart(r *Result, m *Metric) chart {
 	for _, th := range thresholds {
 		c.Thresholds = append(c.Thresholds, chartThreshold{Y: y(th.v), Label: th.label})
 	}
-	for i := 0; i <= 4; i++ {
-		v := lo + (hi-lo)*float64(i)/4
-		c.YTicks = append(c.YTicks, chartTick{X: c.Left - 6, Y: y(v), Label: num(v)})
+	for k := 0.0; lo+k*tick <= hi+tick/2; k++ {
+		v := math.Round((lo+k*tick)/tick) * tick // no 0.30000000000000004
+		c.YTicks = append(c.YTicks, chartTick{X: c.Left - 6, Y: math.Round(y(v)*10) / 10, Label: num(v)})
 	}
 	for i := 0; i <= 6; i++ {
 		t := t0.Add(time.Duration(float64(t1.Sub(t0)) * float64(i) / 6))

@@ -1,0 +1,47 @@
+package report
+
+import (
+	"math"
+	"testing"
+)
+
+func TestNiceRange(t *testing.T) {
+	t.Parallel()
+	// Each range must come out holding its values, from 0 for non-negative ones, in
+	// 2 to 8 ticks of 1, 2 or 5 times a power of ten.
+	tests := []struct{ lo, hi float64 }{
+		{0.00995, 9.632}, // a latency
+		{0, 0.05},        // a ratio and its bound
+		{-3, 7},
+		{100, 140},
+		{-0.5, -0.1},
+		{0, 1e-9},
+	}
+	for _, tt := range tests {
+		lo, hi, tick := niceRange(tt.lo, tt.hi)
+		if lo > tt.lo || hi < tt.hi || (tt.lo >= 0 && lo < 0) {
+			t.Errorf("niceRange(%g, %g) = [%g, %g]: does not hold the values, or goes below 0", tt.lo, tt.hi, lo, hi)
+		}
+		if r := (hi - lo) / tick; r < 2 || r > 8 || math.Abs(r-math.Round(r)) > 1e-9 {
+			t.Errorf("niceRange(%g, %g) = [%g, %g] tick %g: %g ticks", tt.lo, tt.hi, lo, hi, tick, r)
+		}
+		m := tick / math.Pow(10, math.Floor(math.Log10(tick)))
+		if math.Abs(m-1) > 1e-9 && math.Abs(m-2) > 1e-9 && math.Abs(m-5) > 1e-9 {
+			t.Errorf("niceRange(%g, %g): tick %g is not 1, 2 or 5 times a power of ten", tt.lo, tt.hi, tick)
+		}
+	}
+}
+
+func TestThresholdsSharedByChecksAreOneLine(t *testing.T) {
+	t.Parallel()
+	one, half := 1.0, 0.5
+	got := checkThresholds([]CheckResult{
+		{Name: "slo", Metric: "p99", High: &one},
+		{Name: "recovers", Metric: "p99", High: &one},
+		{Name: "floor", Metric: "p99", Low: &half},
+		{Name: "other", Metric: "errors", High: &one},
+	}, "p99")
+	if len(got) != 2 || got[0].label != "slo, recovers ≤ 1" || got[1].label != "floor ≥ 0.5" {
+		t.Errorf("thresholds %+v, want one line for slo and recovers at 1 and one for floor", got)
+	}
+}
