@@ -481,6 +481,8 @@ func (l *loader) decodeMetricBlock(b *hcl.Block) (*Metric, hcl.Diagnostics) {
 		if s, ok, d := l.str(attr); ok {
 			if strings.TrimSpace(s) == "" {
 				diags = append(diags, attrError(attr, "Empty query", "query is a PromQL expression, such as \"sum(rate(http_requests_total[1m]))\"."))
+			} else if d := checkPromQL(attr, s); d != nil {
+				diags = append(diags, d)
 			}
 			m.Query = s
 		} else {

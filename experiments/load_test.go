@@ -229,3 +229,24 @@ func TestExamples(t *testing.T) {
 		})
 	}
 }
+
+// TestUnknownPromQLFunctionIsAWarning: a function this parser does not know may exist
+// on a newer server; preflight decides, so loading only warns.
+func TestUnknownPromQLFunctionIsAWarning(t *testing.T) {
+	src := `experiment "x" {}
+prometheus { url = "http://127.0.0.1:9090" }
+target "a" { name = "^a$" }
+fault "pause" "p" {
+  target   = target.a
+  duration = "10s"
+}
+metric "m" { query = "frobnicate(up)" }
+`
+	exp, _, diags := LoadSource("x.hcl", []byte(src), LoadOptions{})
+	if diags.HasErrors() || exp == nil {
+		t.Fatalf("errors for an unknown function: %s", diags.Error())
+	}
+	if len(diags) != 1 || diags[0].Severity != hcl.DiagWarning || !strings.Contains(diags[0].Detail, `"frobnicate"`) {
+		t.Fatalf("diagnostics %v, want one warning naming the function", diags)
+	}
+}
