@@ -48,5 +48,8 @@ func resolvePlanTargets(ctx context.Context, env *Env, p *experiments.Plan, opts
 		return err
 	}
 	p.Targets = resolved
+	if err := p.SharedTargetClashes(); err != nil {
+		return withExitCode(err, ExitInvalid)
+	}
 	return nil
 }

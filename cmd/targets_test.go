@@ -83,3 +83,49 @@ fault "pause" "freeze" {
 		t.Errorf("run: exit %d, stderr %q; want exit 2 naming the empty selection", code, stderr)
 	}
 }
+
+// TestTargetBlocksSharingAContainer: two target blocks that pick the same container
+// and pause it at once are refused by plan and run (exit 2), before anything is touched.
+func TestTargetBlocksSharingAContainer(t *testing.T) {
+	cli := dockertest.Client(t)
+	img := dockertest.Image(t, cli, dockertest.Sleeper)
+	run := dockertest.UniqueName(t, "shared")
+	c := dockertest.Run(t, cli, dockertest.RunOptions{Name: "shared", Image: img, Labels: map[string]string{"faultline.test.run": run}})
+	dockertest.WaitLog(t, cli, c.ID, "ready")
+	file := filepath.Join(t.TempDir(), "shared.hcl")
+	src := `experiment "shared" {
+  baseline = "2s"
+  recovery = "2s"
+  step     = "1s"
+}
+target "by_label" {
+  labels = { "faultline.test.run" = "` + run + `" }
+}
+target "by_name" {
+  name = "^` + c.Name + `$"
+}
+fault "pause" "freeze" {
+  target   = target.by_label
+  duration = "5s"
+}
+fault "pause" "freeze_again" {
+  target   = target.by_name
+  start    = "2s"
+  duration = "5s"
+}
+`
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := memRun(t, "plan", file)
+	if code != ExitInvalid || !strings.Contains(stdout, "freeze_again") || !strings.Contains(stderr, "container "+c.Name) {
+		t.Errorf("plan: exit %d, stdout %q, stderr %q; want exit 2, the timeline, and the shared container named", code, stdout, stderr)
+	}
+	code, _, stderr = memRun(t, "run", "--state-dir", t.TempDir(), "--out", t.TempDir(), file)
+	if code != ExitInvalid || !strings.Contains(stderr, "share a container") {
+		t.Errorf("run: exit %d, stderr %q; want exit 2 naming the clash", code, stderr)
+	}
+	if in := dockertest.Inspect(t, cli, c.ID); !dockertest.Running(in) || dockertest.Paused(in) {
+		t.Error("the refused run touched the container")
+	}
+}

@@ -3,6 +3,7 @@ package experiments
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/faultline/faultline/faults"
 	"github.com/hashicorp/hcl/v2"
@@ -248,5 +250,54 @@ metric "m" { query = "frobnicate(up)" }
 	}
 	if len(diags) != 1 || diags[0].Severity != hcl.DiagWarning || !strings.Contains(diags[0].Detail, `"frobnicate"`) {
 		t.Fatalf("diagnostics %v, want one warning naming the function", diags)
+	}
+}
+
+// TestSharedTargetClashes: two target blocks that picked the same container cannot
+// both pause it at once; picking different containers, or one after the other, can.
+func TestSharedTargetClashes(t *testing.T) {
+	src := `experiment "x" {
+  baseline = "10s"
+  recovery = "10s"
+}
+target "web" { name = "^web" }
+target "any" { name = "." }
+fault "pause" "freeze_web" {
+  target   = target.web
+  duration = "20s"
+}
+fault "pause" "freeze_any" {
+  target   = target.any
+  start    = "10s"
+  duration = "20s"
+}
+fault "delay" "slow_any" {
+  target   = target.any
+  duration = "20s"
+  latency  = "10ms"
+}
+`
+	exp, _, diags := LoadSource("x.hcl", []byte(src), LoadOptions{})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	web1 := faults.Target{ID: "id-web-1", Name: "web-1"}
+	db := faults.Target{ID: "id-db", Name: "db"}
+	p := NewPlan(exp)
+	p.Targets = map[string][]faults.Target{"web": {web1}, "any": {db}}
+	if err := p.SharedTargetClashes(); err != nil {
+		t.Fatalf("different containers: %v", err)
+	}
+	p.Targets["any"] = []faults.Target{db, web1}
+	err := p.SharedTargetClashes()
+	if !errors.Is(err, ErrTargetsClash) || !strings.Contains(err.Error(), "container web-1") ||
+		!strings.Contains(err.Error(), `"freeze_web"`) || strings.Contains(err.Error(), "slow_any") {
+		t.Fatalf("err = %v, want a clash of the two pauses on web-1 only", err)
+	}
+	exp.Faults[1].Start = 20 * time.Second // now after freeze_web ends
+	p = NewPlan(exp)
+	p.Targets = map[string][]faults.Target{"web": {web1}, "any": {db, web1}}
+	if err := p.SharedTargetClashes(); err != nil {
+		t.Fatalf("one after the other: %v", err)
 	}
 }

@@ -1,7 +1,9 @@
 package experiments
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/faultline/faultline/faults"
 	"github.com/hashicorp/hcl/v2"
@@ -79,12 +81,32 @@ var holdWhat = map[string]string{
 	"qdisc":  "replace the root qdisc of the container's interface",
 }
 
-// overlappingHolds reports two injections on the same target block that take over
-// the same thing at the same time: the second could not be applied (or its revert
-// would undo the first), so the run would stop at it. An instant injection occupies
-// its start.
-func overlappingHolds(plan *Plan) hcl.Diagnostics {
-	var diags hcl.Diagnostics
+// holdClash is two injections whose faults take over the same thing (Holds) at the
+// same time; an instant injection occupies its start.
+type holdClash struct {
+	A, B  Injection
+	Holds string
+}
+
+// when says when the clash happens, as offsets into the run.
+func (c holdClash) when() string {
+	if c.A.End == c.A.Start || c.B.End == c.B.Start {
+		return fmt.Sprintf("at %s", c.B.Start)
+	}
+	return fmt.Sprintf("from %s to %s", c.B.Start, min(c.A.End, c.B.End))
+}
+
+func (c holdClash) hint() string {
+	if c.Holds == "qdisc" {
+		return `start one after the other ends, or combine them in one "netem" fault (latency, loss, duplicate, corrupt, reorder and rate together)`
+	}
+	return "start one after the other ends"
+}
+
+// holdClashes lists each pair of fault blocks whose injections clash, once, for which
+// same(a, b) holds.
+func holdClashes(plan *Plan, same func(a, b *FaultSpec) bool) []holdClash {
+	var out []holdClash
 	reported := map[[2]*FaultSpec]bool{}
 	ins := plan.Injections // sorted by start
 	for i, a := range ins {
@@ -98,25 +120,55 @@ func overlappingHolds(plan *Plan) hcl.Diagnostics {
 			}
 			kb, _ := faults.Lookup(b.Fault.Kind)
 			pair := [2]*FaultSpec{a.Fault, b.Fault}
-			if b.Fault == a.Fault || b.Fault.Target != a.Fault.Target || kb.Holds != ka.Holds || reported[pair] {
+			if b.Fault == a.Fault || kb.Holds != ka.Holds || reported[pair] || !same(a.Fault, b.Fault) {
 				continue
 			}
 			reported[pair] = true
-			when := fmt.Sprintf("from %s to %s", b.Start, min(a.End, b.End))
-			if a.End == a.Start || b.End == b.Start {
-				when = fmt.Sprintf("at %s", b.Start)
-			}
-			hint := "start one after the other ends"
-			if ka.Holds == "qdisc" {
-				hint += `, or combine them in one "netem" fault (latency, loss, duplicate, corrupt, reorder and rate together)`
-			}
-			diags = append(diags, rangeError(b.Fault.DeclRange, "Overlapping faults on one target",
-				fmt.Sprintf("fault %q %q and fault %q %q both %s of target.%s, %s into the run; a target takes one such fault at a time: %s.",
-					a.Fault.Kind, a.Fault.Name, b.Fault.Kind, b.Fault.Name, holdWhat[ka.Holds], a.Fault.Target, when, hint)))
+			out = append(out, holdClash{A: a, B: b, Holds: ka.Holds})
 		}
+	}
+	return out
+}
+
+// overlappingHolds reports two faults on the same target block that take over the
+// same thing at the same time: the second could not be applied (or its revert would
+// undo the first), so the run would stop at it.
+func overlappingHolds(plan *Plan) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, c := range holdClashes(plan, func(a, b *FaultSpec) bool { return a.Target == b.Target }) {
+		diags = append(diags, rangeError(c.B.Fault.DeclRange, "Overlapping faults on one target",
+			fmt.Sprintf("fault %q %q and fault %q %q both %s of target.%s, %s into the run; a target takes one such fault at a time: %s.",
+				c.A.Fault.Kind, c.A.Fault.Name, c.B.Fault.Kind, c.B.Fault.Name, holdWhat[c.Holds], c.A.Fault.Target, c.when(), c.hint())))
 	}
 	return diags
 }
+
+// SharedTargetClashes is overlappingHolds for what only the resolved plan shows: two
+// target blocks that picked the same container, hit by clashing faults. Call it once
+// the targets are resolved, before anything is touched.
+func (p *Plan) SharedTargetClashes() error {
+	var msgs []string
+	for _, c := range holdClashes(p, func(a, b *FaultSpec) bool { return a.Target != b.Target }) {
+		for _, x := range p.Targets[c.A.Fault.Target] {
+			for _, y := range p.Targets[c.B.Fault.Target] {
+				if x.ID != y.ID {
+					continue
+				}
+				msgs = append(msgs, fmt.Sprintf("fault %q %q (target.%s) and fault %q %q (target.%s) both %s of container %s, %s into the run",
+					c.A.Fault.Kind, c.A.Fault.Name, c.A.Fault.Target, c.B.Fault.Kind, c.B.Fault.Name, c.B.Fault.Target, holdWhat[c.Holds], x.Name, c.when()))
+			}
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s; a container takes one such fault at a time: make the target blocks select different containers, or start one fault after the other ends",
+		ErrTargetsClash, strings.Join(msgs, "; "))
+}
+
+// ErrTargetsClash marks a resolved plan in which one container would get two faults
+// that cannot hold at once.
+var ErrTargetsClash = errors.New("target blocks share a container")
 
 func (e *Experiment) declOr(file *hcl.File) hcl.Range {
 	if e.DeclRange.Filename != "" {
