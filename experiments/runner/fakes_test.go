@@ -71,6 +71,8 @@ type fakeFault struct {
 	revertErrs map[string][]error
 	// warnings are what every action of this fault reports through faults.Warner.
 	warnings []string
+	// revertTakes is how long each Revert works before it returns (a container start).
+	revertTakes time.Duration
 }
 
 func (f *fakeFault) Kind() string { return f.kind }
@@ -97,6 +99,7 @@ func (a *fakeAction) Revert(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("revert ran on a cancelled context: %w", ctx.Err())
 	}
+	time.Sleep(a.f.revertTakes)
 	a.f.log.add("revert", a.f.name, a.target.Name)
 	a.f.mu.Lock()
 	defer a.f.mu.Unlock()

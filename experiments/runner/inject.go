@@ -14,13 +14,17 @@ import (
 // inject runs one planned injection: at its start, on every target of its block in
 // parallel, Prepare -> journal -> Apply; at its end (or when harm stops) Revert ->
 // journal completion.
-func (r *run) inject(harm context.Context, in experiments.Injection) {
+func (r *run) inject(harm context.Context, idx int) {
+	in := r.plan.Injections[idx]
+	targets := r.plan.Targets[in.Fault.Target]
 	due := r.t0.Add(in.Start)
 	if err := r.clock.SleepUntil(harm, due); err != nil {
+		for _, t := range targets {
+			close(r.settled[idx][t.ID])
+		}
 		r.log.Info("not injected: the run stopped first", "fault", in.Fault.Name, "repeat", in.Repeat)
 		return
 	}
-	targets := r.plan.Targets[in.Fault.Target]
 	if len(targets) == 0 {
 		r.warn(fmt.Sprintf("fault %q: target %q has no container; nothing injected", in.Fault.Name, in.Fault.Target))
 		return
@@ -29,12 +33,37 @@ func (r *run) inject(harm context.Context, in experiments.Injection) {
 	for _, t := range targets {
 		go func() {
 			defer func() { done <- struct{}{} }()
+			defer close(r.settled[idx][t.ID])
+			if !r.waitEarlier(harm, idx, t) {
+				r.log.Info("not injected: the run stopped first", "fault", in.Fault.Name, "repeat", in.Repeat, "target", t.Name)
+				return
+			}
 			r.hit(harm, in, t)
 		}()
 	}
 	for range targets {
 		<-done
 	}
+}
+
+// waitEarlier waits until every injection planned before idx that ends by its start
+// is done with container t: a fault that starts as another one on the same container
+// ends must not inspect it while the other's revert (a container start, say) still
+// runs. It reports false when harm stopped first.
+func (r *run) waitEarlier(harm context.Context, idx int, t faults.Target) bool {
+	in := r.plan.Injections[idx]
+	for i, prev := range r.plan.Injections {
+		ch, ok := r.settled[i][t.ID]
+		if !ok || i == idx || prev.End > in.Start || prev.Start > in.Start || (prev.Start == in.Start && i > idx) {
+			continue
+		}
+		select {
+		case <-ch:
+		case <-harm.Done():
+			return false
+		}
+	}
+	return true
 }
 
 // hit is one injection on one target.

@@ -164,6 +164,9 @@ type run struct {
 	built    map[*experiments.FaultSpec]faults.Fault
 	recorder *metrics.Recorder
 	sem      chan struct{}
+	// settled[i][id] is closed once injection i is done with container id: reverted,
+	// or never injected. A later injection on that container waits for it.
+	settled []map[string]chan struct{}
 
 	t0      time.Time
 	obsEnd  time.Time
@@ -271,12 +274,19 @@ func timelineStage(ctx context.Context, r *run) error {
 		r.sampleLoop(obs, harm)
 	}()
 
+	r.settled = make([]map[string]chan struct{}, len(r.plan.Injections))
+	for i, in := range r.plan.Injections {
+		r.settled[i] = map[string]chan struct{}{}
+		for _, t := range r.plan.Targets[in.Fault.Target] {
+			r.settled[i][t.ID] = make(chan struct{})
+		}
+	}
 	var wg sync.WaitGroup
 	for i := range r.plan.Injections {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.inject(harm, r.plan.Injections[i])
+			r.inject(harm, i)
 		}()
 	}
 	wg.Wait() // every fault applied has been reverted (or failed to be, for good)

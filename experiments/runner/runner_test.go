@@ -462,3 +462,25 @@ func TestActionWarningsReachTheResult(t *testing.T) {
 		}
 	})
 }
+
+// TestBackToBackFaultsWaitForTheRevert: a fault that starts when another one on the
+// same container ends is prepared only once that one is reverted; a slow revert (a
+// container start) must not let the next fault inspect a half-restored container.
+func TestBackToBackFaultsWaitForTheRevert(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		kill := spec("kill", "crash", 0, 5*time.Second)
+		pause := spec("pause", "freeze", 5*time.Second, 5*time.Second)
+		fx := newFixture(t, []string{"a"}, kill, pause)
+		fx.faults["crash"].revertTakes = 2 * time.Second
+		t0 := time.Now()
+		res := mustRun(t, context.Background(), fx.cfg)
+		crash := wantSequence(t, fx, "crash", "a", "prepare", "append", "apply", "revert", "complete")
+		freeze := wantSequence(t, fx, "freeze", "a", "prepare", "append", "apply", "revert", "complete")
+		if reverted, prepared := crash[3].At.Sub(t0), freeze[0].At.Sub(t0); prepared < reverted {
+			t.Fatalf("freeze prepared at +%s, before crash was reverted at +%s", prepared, reverted)
+		}
+		if res.ExitCode != 0 {
+			t.Fatalf("exit %d (%s)", res.ExitCode, res.Reason)
+		}
+	})
+}
