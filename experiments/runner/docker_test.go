@@ -277,3 +277,37 @@ func TestRealPrometheusLostMidFault(t *testing.T) {
 		t.Fatalf("run lasted %s: the 5-minute fault was not cut short", d)
 	}
 }
+
+// TestRealBackToBackKillThenPause: a pause planned for the instant a kill with restore
+// ends finds the container running again (the kill's revert started it), not exited.
+func TestRealBackToBackKillThenPause(t *testing.T) {
+	t.Parallel()
+	cli := dockertest.Client(t)
+	img := dockertest.Image(t, cli, dockertest.Sleeper)
+	c := dockertest.Run(t, cli, dockertest.RunOptions{Name: "runner-back-to-back", Image: img})
+	dockertest.WaitLog(t, cli, c.ID, "ready")
+	kill := &experiments.FaultSpec{Kind: "kill", Name: "crash", Target: "a", Duration: time.Second,
+		Params: faults.Params{"signal": "SIGKILL", "restore": true}}
+	pause := &experiments.FaultSpec{Kind: "pause", Name: "freeze", Target: "a", Start: time.Second, Duration: time.Second, Params: faults.Params{}}
+	plan := dockerPlan(map[string][]faults.Target{"a": {targetOf(t, cli, c, "a")}}, kill, pause)
+	j, err := journal.Create(t.TempDir(), "back-to-back", "docker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	res, err := Run(context.Background(), Config{Plan: plan, Faults: containerFaults(cli), Journal: j})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode != 0 || len(res.Events) != 4 {
+		t.Fatalf("exit %d (%s), %d events; want 0 and 4: the pause must find the container started again", res.ExitCode, res.Reason, len(res.Events))
+	}
+	for _, ev := range res.Events {
+		if ev.Error != "" {
+			t.Errorf("%s %s: %s", ev.Type, ev.Fault, ev.Error)
+		}
+	}
+	if in := dockertest.Inspect(t, cli, c.ID); !dockertest.Running(in) || dockertest.Paused(in) {
+		t.Fatal("not running unpaused after the run")
+	}
+}
