@@ -11,14 +11,22 @@ import (
 	"github.com/faultline/faultline/report"
 )
 
-// inject runs one planned injection: at its start, on every target of its block in
-// parallel, Prepare -> journal -> Apply; at its end (or when harm stops) Revert ->
+// PrepareLead is how long before its planned start an injection inspects its targets
+// and journals them, so that at the planned start only Apply is left to do.
+const PrepareLead = 2 * time.Second
+
+// inject runs one planned injection on every target of its block in parallel:
+// Prepare -> journal ahead of time (PrepareLead, once earlier faults on the same
+// container are done), Apply at its start; at its end (or when harm stops) Revert ->
 // journal completion.
 func (r *run) inject(harm context.Context, idx int) {
 	in := r.plan.Injections[idx]
 	targets := r.plan.Targets[in.Fault.Target]
-	due := r.t0.Add(in.Start)
-	if err := r.clock.SleepUntil(harm, due); err != nil {
+	prepareAt := r.t0.Add(in.Start - PrepareLead)
+	if prepareAt.Before(r.t0) {
+		prepareAt = r.t0
+	}
+	if err := r.clock.SleepUntil(harm, prepareAt); err != nil {
 		for _, t := range targets {
 			close(r.settled[idx][t.ID])
 		}
@@ -74,7 +82,7 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 		Target: report.EventTarget{Name: t.Name, ID: t.ID}, Planned: plannedStart}
 	label := fmt.Sprintf("%s on %s", in.Fault.Name, t.Name)
 
-	r.sem <- struct{}{}
+	r.sem <- struct{}{} // Prepare and journal
 	action, err := f.Prepare(harm, t)
 	if err != nil {
 		<-r.sem
@@ -109,6 +117,18 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 			return
 		}
 	}
+	<-r.sem
+	if err := r.clock.SleepUntil(harm, plannedStart); err != nil {
+		// Stopped before the planned start: nothing was applied.
+		if r.cfg.Journal != nil {
+			if jerr := r.cfg.Journal.Complete(id, "not applied: the run stopped first"); jerr != nil {
+				r.warn(fmt.Sprintf("fault %q on %s was never applied but its journal entry could not be completed: %v", in.Fault.Name, t.Name, jerr))
+			}
+		}
+		r.log.Info("not injected: the run stopped first", "fault", in.Fault.Name, "repeat", in.Repeat, "target", t.Name)
+		return
+	}
+	r.sem <- struct{}{} // Apply
 	started := r.clock.Now()
 	ev.Started = &started
 	var applyErr error

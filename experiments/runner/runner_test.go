@@ -484,3 +484,33 @@ func TestBackToBackFaultsWaitForTheRevert(t *testing.T) {
 		}
 	})
 }
+
+// TestPreparedAheadOfThePlannedStart: targets are inspected and journalled PrepareLead
+// before the planned start, so that only Apply is left at the start; a run stopped in
+// between applies nothing and leaves no pending journal entry.
+func TestPreparedAheadOfThePlannedStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fx := newFixture(t, []string{"a"}, spec("pause", "freeze", 5*time.Second, 5*time.Second))
+		t0 := time.Now()
+		mustRun(t, context.Background(), fx.cfg)
+		ops := wantSequence(t, fx, "freeze", "a", "prepare", "append", "apply", "revert", "complete")
+		if got, want := ops[0].At.Sub(t0), 15*time.Second-PrepareLead; got != want {
+			t.Errorf("prepared at +%s, want +%s", got, want)
+		}
+		if got := ops[2].At.Sub(t0); got != 15*time.Second {
+			t.Errorf("applied at +%s, want at the planned start +15s", got)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		fx := newFixture(t, []string{"a"}, spec("pause", "freeze", 5*time.Second, 5*time.Second))
+		ctx, cancel := context.WithCancelCause(context.Background())
+		defer cancel(nil)
+		time.AfterFunc(15*time.Second-PrepareLead/2, func() { cancel(ErrInterrupted) })
+		res := mustRun(t, ctx, fx.cfg)
+		wantSequence(t, fx, "freeze", "a", "prepare", "append", "complete")
+		if fx.journal.pendingCount() != 0 || len(res.Events) != 0 || res.ExitCode != 3 {
+			t.Fatalf("pending %d, events %d, exit %d; want nothing pending, no event, exit 3",
+				fx.journal.pendingCount(), len(res.Events), res.ExitCode)
+		}
+	})
+}
