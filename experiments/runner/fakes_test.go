@@ -99,7 +99,7 @@ func (a *fakeAction) Revert(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("revert ran on a cancelled context: %w", ctx.Err())
 	}
-	time.Sleep(a.f.revertTakes)
+	time.Sleep(a.f.revertTakes) // a slow revert is the thing under test (virtual time in synctest)
 	a.f.log.add("revert", a.f.name, a.target.Name)
 	a.f.mu.Lock()
 	defer a.f.mu.Unlock()
