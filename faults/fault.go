@@ -70,6 +70,13 @@ type Action interface {
 // to keep an engine on a small host busy, few enough not to swamp it.
 const Parallelism = 16
 
+// Releaser is implemented by actions that hold resources from Prepare (a network
+// namespace, a netlink socket). Release frees them for an action that will never be
+// applied, without reverting anything; Revert frees them too.
+type Releaser interface {
+	Release()
+}
+
 // Warner is implemented by actions that learn, while preparing, something the report
 // should mention about their target (for example that other containers share its
 // network namespace and will feel the fault too).

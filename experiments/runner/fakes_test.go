@@ -113,6 +113,8 @@ func (a *fakeAction) Revert(ctx context.Context) error {
 
 func (a *fakeAction) Warnings() []string { return a.f.warnings }
 
+func (a *fakeAction) Release() { a.f.log.add("release", a.f.name, a.target.Name) }
+
 func (a *fakeAction) Record() faults.Record {
 	// Like the real kinds, the record leaves Fault for the runner to fill.
 	return faults.Record{Kind: a.f.kind, Target: faults.TargetRef{ID: a.target.ID, Name: a.target.Name},

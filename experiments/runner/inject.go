@@ -74,6 +74,13 @@ func (r *run) waitEarlier(harm context.Context, idx int, t faults.Target) bool {
 	return true
 }
 
+// release frees what an action that is never applied holds since Prepare.
+func release(a faults.Action) {
+	if r, ok := a.(faults.Releaser); ok {
+		r.Release()
+	}
+}
+
 // hit is one injection on one target.
 func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Target) {
 	f := r.built[in.Fault]
@@ -111,6 +118,7 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 		id, err = r.cfg.Journal.Append(rec)
 		if err != nil {
 			<-r.sem
+			release(action)
 			ev.Actual, ev.Error = r.clock.Now(), "not injected: "+err.Error()
 			r.addEvent(ev)
 			r.failInjection(label, fmt.Errorf("journal: %w", err))
@@ -120,6 +128,7 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 	<-r.sem
 	if err := r.clock.SleepUntil(harm, plannedStart); err != nil {
 		// Stopped before the planned start: nothing was applied.
+		release(action)
 		if r.cfg.Journal != nil {
 			if jerr := r.cfg.Journal.Complete(id, "not applied: the run stopped first"); jerr != nil {
 				r.warn(fmt.Sprintf("fault %q on %s was never applied but its journal entry could not be completed: %v", in.Fault.Name, t.Name, jerr))
@@ -170,7 +179,9 @@ func (r *run) revertOne(ctx context.Context, in experiments.Injection, t faults.
 	started := r.clock.Now()
 	ev.Started = &started
 	var err error
-	if !r.cfg.DryRun {
+	if r.cfg.DryRun {
+		release(action) // nothing was applied, nothing to revert
+	} else {
 		err = r.revertWithRetry(ctx, action)
 	}
 	<-r.sem

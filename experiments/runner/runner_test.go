@@ -349,6 +349,7 @@ func TestNoApplyWithoutJournal(t *testing.T) {
 		if fx.log.count("apply") != 0 {
 			t.Fatal("a fault was applied although its journal entry could not be written")
 		}
+		wantSequence(t, fx, "freeze", "a", "prepare", "release")
 		if res.ExitCode != 3 || !strings.Contains(res.Reason, "disk full") {
 			t.Fatalf("exit %d reason %q", res.ExitCode, res.Reason)
 		}
@@ -373,7 +374,7 @@ func TestDryRunNeverAppliesNorReverts(t *testing.T) {
 		fx := newFixture(t, []string{"a"}, spec("pause", "freeze", 0, 5*time.Second))
 		fx.cfg.DryRun = true
 		res := mustRun(t, context.Background(), fx.cfg)
-		wantSequence(t, fx, "freeze", "a", "prepare", "append", "complete")
+		wantSequence(t, fx, "freeze", "a", "prepare", "append", "release", "complete")
 		if res.ExitCode != 0 || len(res.Events) != 2 || !strings.Contains(strings.Join(res.Warnings, " "), "dry run") {
 			t.Fatalf("exit %d, %d events, warnings %v", res.ExitCode, len(res.Events), res.Warnings)
 		}
@@ -507,7 +508,7 @@ func TestPreparedAheadOfThePlannedStart(t *testing.T) {
 		defer cancel(nil)
 		time.AfterFunc(15*time.Second-PrepareLead/2, func() { cancel(ErrInterrupted) })
 		res := mustRun(t, ctx, fx.cfg)
-		wantSequence(t, fx, "freeze", "a", "prepare", "append", "complete")
+		wantSequence(t, fx, "freeze", "a", "prepare", "append", "release", "complete")
 		if fx.journal.pendingCount() != 0 || len(res.Events) != 0 || res.ExitCode != 3 {
 			t.Fatalf("pending %d, events %d, exit %d; want nothing pending, no event, exit 3",
 				fx.journal.pendingCount(), len(res.Events), res.ExitCode)

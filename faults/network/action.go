@@ -702,6 +702,13 @@ func retry(ctx context.Context, step func() error) error {
 	return err
 }
 
+// Release frees the namespace handles of an action that is never applied.
+func (a *action) Release() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.closeAll()
+}
+
 func (a *action) closeAll() {
 	a.target.close()
 	a.target = nil

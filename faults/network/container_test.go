@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -259,6 +260,18 @@ func TestContainerRefusalsAndRestart(t *testing.T) {
 		}
 	})
 
+	t.Run("release frees the namespace without reverting", func(t *testing.T) {
+		before := openFDs(t)
+		act := mustPrepare(t, bw, a.target)
+		if openFDs(t) <= before {
+			t.Fatal("Prepare holds no namespace handle: the test proves nothing")
+		}
+		faults.Action(act).(faults.Releaser).Release()
+		if after := openFDs(t); after != before {
+			t.Errorf("%d open files after Release, %d before Prepare", after, before)
+		}
+	})
+
 	t.Run("foreign root qdisc", func(t *testing.T) {
 		foreign := &netlink.Tbf{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: eth0.Attrs().Index, Handle: netlink.MakeHandle(1, 0), Parent: netlink.HANDLE_ROOT},
 			Rate: 1 << 20, Limit: 1 << 16, Buffer: 1 << 16}
@@ -307,4 +320,14 @@ func TestContainerRefusalsAndRestart(t *testing.T) {
 			t.Errorf("Revive after a restart: %v; want ErrTargetGone", err)
 		}
 	})
+}
+
+// openFDs counts this process's open file descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
 }
