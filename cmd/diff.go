@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/result"
 	"github.com/spf13/cobra"
 )
 
@@ -75,11 +76,11 @@ func diffRun(env *Env, opts *diffOptions) error {
 	if opts.MaxScoreDrop > 100 {
 		return exitf(ExitInvalid, "--max-score-drop %v: the score is 0 to 100, give a drop of at most 100 points", opts.MaxScoreDrop)
 	}
-	base, err := report.ReadFile(opts.Base)
+	base, err := result.ReadFile(opts.Base)
 	if err != nil {
 		return withExitCode(fmt.Errorf("base result: %w", err), ExitInvalid)
 	}
-	cur, err := report.ReadFile(opts.Current)
+	cur, err := result.ReadFile(opts.Current)
 	if err != nil {
 		return withExitCode(fmt.Errorf("new result: %w", err), ExitInvalid)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/result"
 	"github.com/spf13/cobra"
 )
 
@@ -54,7 +55,7 @@ func reportRun(env *Env, opts *reportOptions) error {
 	if !isFormat(opts.Format, report.Formats) {
 		return exitf(ExitInvalid, "--format %q: use one of %s", opts.Format, strings.Join(report.Formats, ", "))
 	}
-	res, err := report.ReadFile(opts.File)
+	res, err := result.ReadFile(opts.File)
 	if err != nil {
 		return withExitCode(err, ExitInvalid)
 	}

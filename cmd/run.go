@@ -22,6 +22,7 @@ import (
 	"github.com/faultline/faultline/internal/dockerx"
 	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/result"
 	"github.com/spf13/cobra"
 )
 
@@ -352,7 +353,7 @@ func newRunLogger(w io.Writer, format string) *slog.Logger {
 }
 
 // writeReports writes result.json and one file per format into dir.
-func writeReports(dir string, formats []string, res *report.Result) ([]string, error) {
+func writeReports(dir string, formats []string, res *result.Result) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create report directory: %w", err)
 	}
@@ -375,7 +376,7 @@ func writeReports(dir string, formats []string, res *report.Result) ([]string, e
 	return written, errors.Join(errs...)
 }
 
-func writeReport(path, format string, res *report.Result) error {
+func writeReport(path, format string, res *result.Result) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", path, err)

@@ -20,7 +20,7 @@ import (
 	"github.com/faultline/faultline/experiments/journal"
 	"github.com/faultline/faultline/faults"
 	"github.com/faultline/faultline/internal/dockertest"
-	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/result"
 	"github.com/moby/moby/client"
 )
 
@@ -319,12 +319,12 @@ func TestInterruptedRunRevertsAndReports(t *testing.T) {
 	if !dockertest.Running(dockertest.Inspect(t, cli, b.ID)) {
 		t.Fatalf("%s not restarted after the interrupt\n%s", b.Name, out)
 	}
-	res, err := report.ReadFile(filepath.Join(outDir, "result.json"))
+	res, err := result.ReadFile(filepath.Join(outDir, "result.json"))
 	if err != nil {
 		t.Fatalf("no result written: %v\n%s", err, out)
 	}
 	fx.networkRestored(t, "after the interrupt")
-	if res.Status != report.StatusInterrupted || res.ExitCode != ExitAborted || len(res.Events) != 2*nFaults {
+	if res.Status != result.StatusInterrupted || res.ExitCode != ExitAborted || len(res.Events) != 2*nFaults {
 		b, _ := json.MarshalIndent(res.Events, "", " ")
 		t.Fatalf("result: status %s exit %d, events %s", res.Status, res.ExitCode, b)
 	}

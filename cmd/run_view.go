@@ -11,7 +11,7 @@ import (
 	"github.com/faultline/faultline/experiments"
 	"github.com/faultline/faultline/experiments/runner"
 	"github.com/faultline/faultline/metrics"
-	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/result"
 )
 
 // liveView draws the state of a run on a terminal and redraws it in place: phase and
@@ -24,7 +24,7 @@ type liveView struct {
 	lines  int // lines drawn last time, to move back over them
 	last   runner.Update
 	values map[string]string
-	checks map[string]report.CheckResult
+	checks map[string]result.CheckResult
 	recent []string
 }
 
@@ -35,7 +35,7 @@ const viewRecent = 6
 const viewWidth = 100
 
 func newLiveView(w io.Writer, exp *experiments.Experiment) *liveView {
-	return &liveView{w: w, exp: exp, values: map[string]string{}, checks: map[string]report.CheckResult{}}
+	return &liveView{w: w, exp: exp, values: map[string]string{}, checks: map[string]result.CheckResult{}}
 }
 
 func (v *liveView) update(u runner.Update) {
@@ -108,7 +108,7 @@ func (v *liveView) checkText(metric string) string {
 			continue
 		}
 		verdict := "waiting"
-		if r, ok := v.checks[c.Name]; ok && r.Verdict != report.VerdictNoData {
+		if r, ok := v.checks[c.Name]; ok && r.Verdict != result.VerdictNoData {
 			verdict = "ok"
 			if !r.Passed {
 				verdict = "FAILING"
@@ -154,9 +154,9 @@ func observationText(gap string, series []metrics.Series) string {
 	return fmt.Sprintf("%.4g..%.4g over %d series", vals[0], vals[len(vals)-1], len(vals))
 }
 
-func eventText(ev *report.Event) string {
+func eventText(ev *result.Event) string {
 	verb := "injected"
-	if ev.Type == report.EventRevert {
+	if ev.Type == result.EventRevert {
 		verb = "reverted"
 	}
 	s := fmt.Sprintf("%s %s (%s) on %s", verb, ev.Fault, ev.Kind, ev.Target.Name)

@@ -10,7 +10,7 @@ import (
 	"github.com/faultline/faultline/experiments"
 	"github.com/faultline/faultline/experiments/runner"
 	"github.com/faultline/faultline/metrics"
-	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/result"
 )
 
 func TestLiveViewRedrawsInPlace(t *testing.T) {
@@ -32,8 +32,8 @@ func TestLiveViewRedrawsInPlace(t *testing.T) {
 	v.update(runner.Update{Time: at, Phase: "fault", Elapsed: 20 * time.Second, Total: time.Minute,
 		Active:       []string{"freeze on web-1"},
 		Observations: []metrics.Observation{{Metric: "p99", Series: []metrics.Series{{Samples: []metrics.Sample{{Value: 0.75}}}}}, {Metric: "errors", Gap: "timeout"}},
-		Checks:       []report.CheckResult{{Name: "slo", Verdict: report.VerdictFail}},
-		Event:        &report.Event{Type: report.EventInject, Fault: "freeze", Kind: "pause", Target: report.EventTarget{Name: "web-1"}, Planned: at, Actual: at.Add(3 * time.Millisecond)},
+		Checks:       []result.CheckResult{{Name: "slo", Verdict: result.VerdictFail}},
+		Event:        &result.Event{Type: result.EventInject, Fault: "freeze", Kind: "pause", Target: result.EventTarget{Name: "web-1"}, Planned: at, Actual: at.Add(3 * time.Millisecond)},
 	})
 	second := out.String()
 	lines := strings.Count(first, "\n")

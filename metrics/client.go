@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/experiments"
-	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/result"
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
@@ -230,7 +230,7 @@ func labelMap(m model.Metric) map[string]string {
 }
 
 func sortSeries(s []Series) {
-	sort.SliceStable(s, func(i, j int) bool { return report.LabelString(s[i].Labels) < report.LabelString(s[j].Labels) })
+	sort.SliceStable(s, func(i, j int) bool { return result.LabelString(s[i].Labels) < result.LabelString(s[j].Labels) })
 }
 
 // finite reports whether v is a usable sample value.

@@ -29,6 +29,7 @@ import (
 	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/metrics/analysis"
 	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/result"
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -103,7 +104,7 @@ func TestStepSeenWhereItHappened(t *testing.T) {
 	}
 
 	// Live samples: before the step 0.1; from two scrapes after it on, 0.6.
-	var live report.Series
+	var live result.Series
 	for _, s := range rec.Series("latency") {
 		if s.Labels["route"] == "/checkout" {
 			live = s
@@ -151,7 +152,7 @@ func TestStepSeenWhereItHappened(t *testing.T) {
 		t.Fatalf("range query shows the step at %v, want within two scrapes after %v", firstSlow, faultStart)
 	}
 
-	tl := report.Timeline{BaselineStart: start, FaultStart: faultStart, FaultEnd: faultEnd, RecoveryEnd: end}
+	tl := result.Timeline{BaselineStart: start, FaultStart: faultStart, FaultEnd: faultEnd, RecoveryEnd: end}
 	below := 0.3
 	out := analysis.Analyze(analysis.Input{
 		Metrics:  ms,
@@ -178,7 +179,7 @@ func TestStepSeenWhereItHappened(t *testing.T) {
 		}
 	}
 	c := out.Checks[0]
-	if c.Verdict != report.VerdictFail || len(c.Evidence) == 0 || !strings.Contains(c.Evidence[0].Series, `route="/checkout"`) {
+	if c.Verdict != result.VerdictFail || len(c.Evidence) == 0 || !strings.Contains(c.Evidence[0].Series, `route="/checkout"`) {
 		t.Fatalf("check %+v, want a failure with evidence on /checkout", c)
 	}
 	if ev := c.Evidence[0]; ev.Time.Before(faultStart) || ev.Time.After(faultStart.Add(2*step+500*time.Millisecond)) {
@@ -189,8 +190,8 @@ func TestStepSeenWhereItHappened(t *testing.T) {
 	}
 
 	// The recorded run renders in every format.
-	res := &report.Result{SchemaVersion: report.SchemaVersion, Experiment: report.Experiment{Name: "faultline-test-step", StepSeconds: 1},
-		StartedAt: start, EndedAt: end, Status: report.StatusFailed, Timeline: tl}
+	res := &result.Result{SchemaVersion: result.SchemaVersion, Experiment: result.Experiment{Name: "faultline-test-step", StepSeconds: 1},
+		StartedAt: start, EndedAt: end, Status: result.StatusFailed, Timeline: tl}
 	out.Apply(res)
 	for _, format := range report.Formats {
 		var buf strings.Builder

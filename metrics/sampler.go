@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/experiments"
-	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/result"
 )
 
 // Gap reasons.
@@ -89,8 +89,8 @@ type Recorder struct {
 }
 
 type recorded struct {
-	gaps   []report.Gap
-	series map[string]*report.Series
+	gaps   []result.Gap
+	series map[string]*result.Series
 	order  []string
 }
 
@@ -98,7 +98,7 @@ type recorded struct {
 func NewRecorder(ms []*experiments.Metric, step time.Duration) *Recorder {
 	r := &Recorder{step: step, metrics: ms, byName: map[string]*recorded{}}
 	for _, m := range ms {
-		r.byName[m.Name] = &recorded{series: map[string]*report.Series{}}
+		r.byName[m.Name] = &recorded{series: map[string]*result.Series{}}
 	}
 	return r
 }
@@ -117,16 +117,16 @@ func (r *Recorder) Add(obs ...Observation) {
 			continue
 		}
 		for _, s := range o.Series {
-			key := report.LabelString(s.Labels)
+			key := result.LabelString(s.Labels)
 			ser := rec.series[key]
 			if ser == nil {
-				ser = &report.Series{Labels: s.Labels}
+				ser = &result.Series{Labels: s.Labels}
 				rec.series[key] = ser
 				rec.order = append(rec.order, key)
 			}
 			for _, p := range s.Samples {
 				if finite(p.Value) {
-					ser.Samples = append(ser.Samples, report.Sample{Time: p.Time, Value: p.Value})
+					ser.Samples = append(ser.Samples, result.Sample{Time: p.Time, Value: p.Value})
 				} else {
 					ser.Gaps = addGap(ser.Gaps, p.Time, p.Time.Add(r.step), GapNaN)
 				}
@@ -137,18 +137,18 @@ func (r *Recorder) Add(obs ...Observation) {
 
 // Series returns a copy of what was recorded for one metric, for abort guards and the
 // live view.
-func (r *Recorder) Series(metric string) []report.Series {
+func (r *Recorder) Series(metric string) []result.Series {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rec := r.byName[metric]
 	if rec == nil {
 		return nil
 	}
-	out := make([]report.Series, 0, len(rec.order))
+	out := make([]result.Series, 0, len(rec.order))
 	for _, k := range rec.order {
 		s := *rec.series[k]
-		s.Samples = append([]report.Sample(nil), s.Samples...)
-		s.Gaps = append([]report.Gap(nil), s.Gaps...)
+		s.Samples = append([]result.Sample(nil), s.Samples...)
+		s.Gaps = append([]result.Gap(nil), s.Gaps...)
 		out = append(out, s)
 	}
 	return out
@@ -156,13 +156,13 @@ func (r *Recorder) Series(metric string) []report.Series {
 
 // Metrics returns everything recorded in the Result's shape, in metric order. The
 // runner uses it when the final range query is not possible (Prometheus lost).
-func (r *Recorder) Metrics() []report.Metric {
-	out := make([]report.Metric, 0, len(r.metrics))
+func (r *Recorder) Metrics() []result.Metric {
+	out := make([]result.Metric, 0, len(r.metrics))
 	for _, m := range r.metrics {
 		rm := metricHeader(m)
 		rm.Series = r.Series(m.Name)
 		r.mu.Lock()
-		rm.Gaps = append([]report.Gap(nil), r.byName[m.Name].gaps...)
+		rm.Gaps = append([]result.Gap(nil), r.byName[m.Name].gaps...)
 		r.mu.Unlock()
 		out = append(out, rm)
 	}
@@ -173,17 +173,17 @@ func (r *Recorder) Metrics() []report.Metric {
 // returns the metrics in the Result's shape. Steps without a value become gaps. A
 // failing query is a gap over the whole run and an error in the returned list; the
 // other metrics are still collected.
-func Collect(ctx context.Context, query RangeQueryFunc, ms []*experiments.Metric, start, end time.Time, step time.Duration) ([]report.Metric, []error) {
+func Collect(ctx context.Context, query RangeQueryFunc, ms []*experiments.Metric, start, end time.Time, step time.Duration) ([]result.Metric, []error) {
 	// Whole milliseconds, as Prometheus keeps them, so the steps it returns fall on ours.
 	start, end = start.Truncate(time.Millisecond), end.Truncate(time.Millisecond)
-	out := make([]report.Metric, 0, len(ms))
+	out := make([]result.Metric, 0, len(ms))
 	var errs []error
 	for _, m := range ms {
 		series, err := query(ctx, m.Query, start, end, step)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("range query of metric %q: %w", m.Name, err))
 			rm := metricHeader(m)
-			rm.Gaps = []report.Gap{{Start: start, End: end, Reason: "error: " + err.Error()}}
+			rm.Gaps = []result.Gap{{Start: start, End: end, Reason: "error: " + err.Error()}}
 			out = append(out, rm)
 			continue
 		}
@@ -194,14 +194,14 @@ func Collect(ctx context.Context, query RangeQueryFunc, ms []*experiments.Metric
 
 // FromRange converts a range query's result into the Result's shape: non-finite values
 // and missing steps become gaps; a query that returned nothing is one gap over the run.
-func FromRange(m *experiments.Metric, series []Series, start, end time.Time, step time.Duration) report.Metric {
+func FromRange(m *experiments.Metric, series []Series, start, end time.Time, step time.Duration) result.Metric {
 	rm := metricHeader(m)
 	if len(series) == 0 {
-		rm.Gaps = []report.Gap{{Start: start, End: end, Reason: GapEmpty}}
+		rm.Gaps = []result.Gap{{Start: start, End: end, Reason: GapEmpty}}
 		return rm
 	}
 	for _, s := range series {
-		rs := report.Series{Labels: s.Labels, Samples: make([]report.Sample, 0, len(s.Samples))}
+		rs := result.Series{Labels: s.Labels, Samples: make([]result.Sample, 0, len(s.Samples))}
 		// Prometheus works in milliseconds and rounds the start it is given, so samples are
 		// matched to the nearest step rather than by exact timestamp.
 		byStep := map[int64]Sample{}
@@ -216,7 +216,7 @@ func FromRange(m *experiments.Metric, series []Series, start, end time.Time, ste
 			case !finite(p.Value):
 				rs.Gaps = addGap(rs.Gaps, p.Time, p.Time.Add(step), GapNaN)
 			default:
-				rs.Samples = append(rs.Samples, report.Sample{Time: p.Time.UTC(), Value: p.Value})
+				rs.Samples = append(rs.Samples, result.Sample{Time: p.Time.UTC(), Value: p.Value})
 			}
 		}
 		rm.Series = append(rm.Series, rs)
@@ -224,18 +224,18 @@ func FromRange(m *experiments.Metric, series []Series, start, end time.Time, ste
 	return rm
 }
 
-func metricHeader(m *experiments.Metric) report.Metric {
-	return report.Metric{Name: m.Name, Query: m.Query, Unit: m.Unit, Description: m.Description}
+func metricHeader(m *experiments.Metric) result.Metric {
+	return result.Metric{Name: m.Name, Query: m.Query, Unit: m.Unit, Description: m.Description}
 }
 
 // addGap appends [start, end) to gaps, merging it into the last gap when they touch and
 // have the same reason.
-func addGap(gaps []report.Gap, start, end time.Time, reason string) []report.Gap {
+func addGap(gaps []result.Gap, start, end time.Time, reason string) []result.Gap {
 	if n := len(gaps); n > 0 && gaps[n-1].Reason == reason && !start.After(gaps[n-1].End) {
 		if end.After(gaps[n-1].End) {
 			gaps[n-1].End = end
 		}
 		return gaps
 	}
-	return append(gaps, report.Gap{Start: start.UTC(), End: end.UTC(), Reason: reason})
+	return append(gaps, result.Gap{Start: start.UTC(), End: end.UTC(), Reason: reason})
 }

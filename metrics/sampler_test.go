@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/experiments"
-	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/result"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -52,7 +52,7 @@ func TestSamplerRecordsGapsNotFailures(t *testing.T) {
 	for _, m := range rec.Metrics() {
 		var parts []string
 		for _, s := range m.Series {
-			parts = append(parts, fmt.Sprintf("%s:%d samples,%d gaps", report.LabelString(s.Labels), len(s.Samples), len(s.Gaps)))
+			parts = append(parts, fmt.Sprintf("%s:%d samples,%d gaps", result.LabelString(s.Labels), len(s.Samples), len(s.Gaps)))
 		}
 		for _, g := range m.Gaps {
 			parts = append(parts, fmt.Sprintf("gap %s %s-%s", g.Reason, g.Start.Sub(t0), g.End.Sub(t0)))

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/faultline/faultline/result"
 )
 
 // DiffLimits say which changes between two results are regressions. A check that
@@ -51,10 +53,10 @@ type DiffLimitsDoc struct {
 
 // DiffSide summarises one of the two results.
 type DiffSide struct {
-	StartedAt time.Time `json:"started_at"`
-	Status    Status    `json:"status"`
-	Score     float64   `json:"score"`
-	Version   string    `json:"faultline_version"`
+	StartedAt time.Time     `json:"started_at"`
+	Status    result.Status `json:"status"`
+	Score     float64       `json:"score"`
+	Version   string        `json:"faultline_version"`
 }
 
 // CheckDiff compares one check.
@@ -90,7 +92,7 @@ type SeriesDiff struct {
 }
 
 // Diff compares cur against base.
-func Diff(base, cur *Result, limits DiffLimits) DiffResult {
+func Diff(base, cur *result.Result, limits DiffLimits) DiffResult {
 	d := DiffResult{
 		Experiment: cur.Experiment.Name,
 		Base:       DiffSide{base.StartedAt, base.Status, base.Score.Value, base.FaultlineVersion},
@@ -113,7 +115,7 @@ func Diff(base, cur *Result, limits DiffLimits) DiffResult {
 		d.Limits.MaxRecoveryIncreaseSeconds = &v
 	}
 
-	baseChecks := map[string]CheckResult{}
+	baseChecks := map[string]result.CheckResult{}
 	for _, c := range base.Checks {
 		baseChecks[c.Name] = c
 	}
@@ -140,17 +142,17 @@ func Diff(base, cur *Result, limits DiffLimits) DiffResult {
 	}
 
 	type key struct{ metric, series string }
-	baseSeries := map[key]*Series{}
+	baseSeries := map[key]*result.Series{}
 	for i := range base.Metrics {
 		for j := range base.Metrics[i].Series {
 			s := &base.Metrics[i].Series[j]
-			baseSeries[key{base.Metrics[i].Name, LabelString(s.Labels)}] = s
+			baseSeries[key{base.Metrics[i].Name, result.LabelString(s.Labels)}] = s
 		}
 	}
 	for _, m := range cur.Metrics {
 		for j := range m.Series {
 			s := &m.Series[j]
-			id := LabelString(s.Labels)
+			id := result.LabelString(s.Labels)
 			sd := SeriesDiff{Metric: m.Name, Series: seriesName(s.Labels), CurrentRecovered: s.Recovered}
 			if s.Recovered {
 				sd.CurrentRecoverSeconds = s.TimeToRecoverSeconds

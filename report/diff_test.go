@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/result"
 )
 
 func TestDiff(t *testing.T) {
@@ -18,7 +19,7 @@ func TestDiff(t *testing.T) {
 	renamed.Experiment.Name = "another"
 	tests := []struct {
 		name          string
-		base, cur     *report.Result
+		base, cur     *result.Result
 		limits        report.DiffLimits
 		wantRegressed bool
 		wantIn        []string // substrings of the regressions and warnings

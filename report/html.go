@@ -8,6 +8,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/faultline/faultline/result"
 )
 
 //go:embed report.html.tmpl
@@ -35,13 +37,13 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 }).Parse(htmlTemplateText))
 
 type htmlView struct {
-	*Result
+	*result.Result
 	Off    func(time.Time) string
 	Charts map[string]chart
 	Phases []phaseSpan
 }
 
-func renderHTML(w io.Writer, r *Result) error {
+func renderHTML(w io.Writer, r *result.Result) error {
 	v := htmlView{Result: r, Off: func(t time.Time) string { return offset(r, t) }, Charts: map[string]chart{}, Phases: phases(r)}
 	for i := range r.Metrics {
 		v.Charts[r.Metrics[i].Name] = buildChart(r, &r.Metrics[i])
@@ -109,7 +111,7 @@ type threshold struct {
 
 // checkThresholds are the bounds of the checks on metric, one line per bound and
 // direction even when several checks share it ("a, b ≤ 1").
-func checkThresholds(checks []CheckResult, metric string) []threshold {
+func checkThresholds(checks []result.CheckResult, metric string) []threshold {
 	var out []threshold
 	var names [][]string
 	at := map[string]int{} // op and value -> index in out
@@ -167,7 +169,7 @@ func niceRange(lo, hi float64) (float64, float64, float64) {
 	return nlo, nhi, tick
 }
 
-func buildChart(r *Result, m *Metric) chart {
+func buildChart(r *result.Result, m *result.Metric) chart {
 	c := chart{W: chartW, H: chartH, Left: padLeft, Top: padTop, PlotW: chartW - padLeft - padRight, PlotH: chartH - padTop - padBottom}
 	c.Bottom, c.Right = c.Top+c.PlotH, c.Left+c.PlotW
 	c.MidX, c.MidY = c.Left+c.PlotW/2, c.Top+c.PlotH/2

@@ -3,6 +3,8 @@ package report
 import (
 	"math"
 	"testing"
+
+	"github.com/faultline/faultline/result"
 )
 
 func TestNiceRange(t *testing.T) {
@@ -35,7 +37,7 @@ func TestNiceRange(t *testing.T) {
 func TestThresholdsSharedByChecksAreOneLine(t *testing.T) {
 	t.Parallel()
 	one, half := 1.0, 0.5
-	got := checkThresholds([]CheckResult{
+	got := checkThresholds([]result.CheckResult{
 		{Name: "slo", Metric: "p99", High: &one},
 		{Name: "recovers", Metric: "p99", High: &one},
 		{Name: "floor", Metric: "p99", Low: &half},

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/faultline/faultline/result"
 )
 
 // JUnit XML as CI systems read it: one suite per result, one test case per check, and a
@@ -53,7 +55,7 @@ type junitProblem struct {
 	Text    string `xml:",chardata"`
 }
 
-func renderJUnit(w io.Writer, r *Result) error {
+func renderJUnit(w io.Writer, r *result.Result) error {
 	dur := fmt.Sprintf("%.3f", r.EndedAt.Sub(r.StartedAt).Seconds())
 	suite := junitSuite{
 		Name: r.Experiment.Name, Time: dur, Timestamp: r.StartedAt.UTC().Format("2006-01-02T15:04:05"),
@@ -63,7 +65,7 @@ func renderJUnit(w io.Writer, r *Result) error {
 		},
 	}
 	class := "faultline." + r.Experiment.Name
-	if r.Status == StatusAborted || r.Status == StatusInterrupted || r.Status == StatusError {
+	if r.Status == result.StatusAborted || r.Status == result.StatusInterrupted || r.Status == result.StatusError {
 		suite.Cases = append(suite.Cases, junitCase{Name: "run", Classname: class, Time: dur,
 			Error: &junitProblem{Message: r.Reason, Type: string(r.Status), Text: "the run did not complete: " + r.Reason}})
 		suite.Errors++

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/faultline/faultline/result"
 )
 
 // mdEscape makes text from the experiment or from labels inert in Markdown (GitHub's
@@ -16,9 +18,9 @@ var mdEscape = strings.NewReplacer(
 
 func md(s string) string { return mdEscape.Replace(s) }
 
-var verdictIcon = map[string]string{VerdictPass: "✅ pass", VerdictFail: "❌ fail", VerdictNoData: "⚠️ no data"}
+var verdictIcon = map[string]string{result.VerdictPass: "✅ pass", result.VerdictFail: "❌ fail", result.VerdictNoData: "⚠️ no data"}
 
-func renderMarkdown(out io.Writer, r *Result) error {
+func renderMarkdown(out io.Writer, r *result.Result) error {
 	w := &errWriter{w: out}
 	w.printf("## faultline: %s: %s, score %s/100\n\n", md(r.Experiment.Name), statusWord(r), num(r.Score.Value))
 	if r.Experiment.Description != "" {

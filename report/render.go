@@ -1,16 +1,15 @@
 package report
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/faultline/faultline/result"
 )
 
 // Formats lists the formats Render understands.
@@ -20,7 +19,7 @@ var Formats = []string{"text", "json", "md", "html", "junit"}
 var ErrUnknownFormat = errors.New("unknown report format")
 
 // Render writes r in a format: text, json, md (markdown), html or junit.
-func Render(w io.Writer, format string, r *Result) error {
+func Render(w io.Writer, format string, r *result.Result) error {
 	if r == nil {
 		return errors.New("render: no result")
 	}
@@ -28,7 +27,7 @@ func Render(w io.Writer, format string, r *Result) error {
 	case "text":
 		return renderText(w, r)
 	case "json":
-		return WriteJSON(w, r)
+		return result.WriteJSON(w, r)
 	case "md", "markdown":
 		return renderMarkdown(w, r)
 	case "html":
@@ -52,50 +51,6 @@ func Extension(format string) string {
 	return "." + format
 }
 
-// WriteJSON writes r as indented JSON, the stored form of a result.
-func WriteJSON(w io.Writer, r *Result) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(r); err != nil {
-		return fmt.Errorf("encode result: %w", err)
-	}
-	return nil
-}
-
-// ReadFile reads a stored result. A file that is not a result, or one written by a
-// newer faultline, is an error that says so.
-func ReadFile(path string) (*Result, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read result: %w", err)
-	}
-	var r Result
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("%s is not a faultline result (JSON written by `faultline run`): %w", path, err)
-	}
-	if r.SchemaVersion == 0 {
-		return nil, fmt.Errorf("%s is not a faultline result: it has no schema_version", path)
-	}
-	if r.SchemaVersion > SchemaVersion {
-		return nil, fmt.Errorf("%s has result schema version %d, newer than this faultline understands (%d): upgrade faultline", path, r.SchemaVersion, SchemaVersion)
-	}
-	return &r, nil
-}
-
-// LabelString renders labels as {a="b", c="d"} in name order: the identity of a series.
-func LabelString(labels map[string]string) string {
-	names := make([]string, 0, len(labels))
-	for k := range labels {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	parts := make([]string, len(names))
-	for i, k := range names {
-		parts[i] = fmt.Sprintf("%s=%q", k, labels[k])
-	}
-	return "{" + strings.Join(parts, ", ") + "}"
-}
-
 // seriesName is the label set without __name__, which is the same for every series of a
 // typical query and only makes the name long.
 func seriesName(labels map[string]string) string {
@@ -105,7 +60,7 @@ func seriesName(labels map[string]string) string {
 			l[k] = v
 		}
 	}
-	return LabelString(l)
+	return result.LabelString(l)
 }
 
 // num formats a value compactly: up to 4 significant digits.
@@ -144,20 +99,20 @@ func pvalue(p float64) string {
 }
 
 // offset is the time from the start of the baseline, as +1m5s.
-func offset(r *Result, t time.Time) string {
+func offset(r *result.Result, t time.Time) string {
 	return "+" + t.Sub(r.Timeline.BaselineStart).Round(time.Millisecond).String()
 }
 
 func clock(t time.Time) string { return t.UTC().Format("15:04:05.000") }
 
-func statusWord(r *Result) string { return strings.ToUpper(string(r.Status)) }
+func statusWord(r *result.Result) string { return strings.ToUpper(string(r.Status)) }
 
 type phaseSpan struct {
 	Name       string
 	Start, End time.Time
 }
 
-func phases(r *Result) []phaseSpan {
+func phases(r *result.Result) []phaseSpan {
 	tl := r.Timeline
 	return []phaseSpan{
 		{"baseline", tl.BaselineStart, tl.FaultStart},
@@ -166,7 +121,7 @@ func phases(r *Result) []phaseSpan {
 	}
 }
 
-func impactText(imp *Impact, unit string) string {
+func impactText(imp *result.Impact, unit string) string {
 	if imp == nil {
 		return "no impact measured (no baseline or fault samples)"
 	}
@@ -188,7 +143,7 @@ func signed(v float64) string {
 	return num(v)
 }
 
-func recoveryText(s *Series) string {
+func recoveryText(s *result.Series) string {
 	switch {
 	case s.Band == nil:
 		return "no baseline band"
@@ -199,14 +154,14 @@ func recoveryText(s *Series) string {
 	}
 }
 
-func impactAtText(s *Series) string {
+func impactAtText(s *result.Series) string {
 	if s.TimeToImpactSeconds == nil {
 		return "never left the baseline band"
 	}
 	return "impact after " + secs(*s.TimeToImpactSeconds)
 }
 
-func bandText(b *Band, unit string) string {
+func bandText(b *result.Band, unit string) string {
 	if b == nil {
 		return "-"
 	}

@@ -14,15 +14,16 @@ import (
 	"testing"
 
 	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/result"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files and the stored results in testdata/")
 
 // goldenResults are the results every format is rendered from; testdata/*.json is also
 // what the cmd tests read.
-var goldenResults = map[string]func() *report.Result{
-	"result":           func() *report.Result { return fixture(145, 0.01) },
-	"result-regressed": func() *report.Result { return fixture(165, 0.08) },
+var goldenResults = map[string]func() *result.Result{
+	"result":           func() *result.Result { return fixture(145, 0.01) },
+	"result-regressed": func() *result.Result { return fixture(165, 0.08) },
 }
 
 func TestGolden(t *testing.T) {
@@ -75,26 +76,26 @@ func TestJSONRoundTrip(t *testing.T) {
 	t.Parallel()
 	r := fixture(145, 0.01)
 	var buf bytes.Buffer
-	if err := report.WriteJSON(&buf, r); err != nil {
+	if err := result.WriteJSON(&buf, r); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "r.json")
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	back, err := report.ReadFile(path)
+	back, err := result.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var again bytes.Buffer
-	if err := report.WriteJSON(&again, back); err != nil {
+	if err := result.WriteJSON(&again, back); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(buf.Bytes(), again.Bytes()) {
 		t.Error("a result read back does not write the same JSON")
 	}
 	var generic map[string]any
-	if err := json.Unmarshal(buf.Bytes(), &generic); err != nil || generic["schema_version"] != float64(report.SchemaVersion) {
+	if err := json.Unmarshal(buf.Bytes(), &generic); err != nil || generic["schema_version"] != float64(result.SchemaVersion) {
 		t.Errorf("schema_version missing from the JSON: %v %v", generic["schema_version"], err)
 	}
 }
@@ -112,12 +113,12 @@ func TestReadFileRejects(t *testing.T) {
 			t.Parallel()
 			p := filepath.Join(dir, tt.name+".json")
 			os.WriteFile(p, []byte(tt.content), 0o644)
-			if _, err := report.ReadFile(p); err == nil || !strings.Contains(err.Error(), tt.want) {
+			if _, err := result.ReadFile(p); err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("ReadFile error %v, want %q", err, tt.want)
 			}
 		})
 	}
-	if _, err := report.ReadFile(filepath.Join(dir, "missing.json")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := result.ReadFile(filepath.Join(dir, "missing.json")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v, want ErrNotExist", err)
 	}
 }

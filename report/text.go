@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/faultline/faultline/result"
 )
 
 // errWriter remembers the first write error so renderers can write freely and check once.
@@ -30,7 +32,7 @@ func oneLine(s string) string {
 	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "\t", " ").Replace(s)
 }
 
-func renderText(out io.Writer, r *Result) error {
+func renderText(out io.Writer, r *result.Result) error {
 	w := &errWriter{w: out}
 	w.printf("%s: %s (score %s/100)\n", oneLine(r.Experiment.Name), statusWord(r), num(r.Score.Value))
 	if r.Experiment.Description != "" {
@@ -83,7 +85,7 @@ func renderText(out io.Writer, r *Result) error {
 			fmt.Fprintf(tw, "        %s\t%s\t%s\t%s\t%s\n", offset(r, e.Time), num(e.Value), e.Phase, oneLine(e.Series), oneLine(e.Note))
 		}
 		tw.Flush()
-		if c.Violations > len(c.Evidence) && c.Verdict == VerdictFail {
+		if c.Violations > len(c.Evidence) && c.Verdict == result.VerdictFail {
 			w.printf("        … %d more\n", c.Violations-len(c.Evidence))
 		}
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/faultline/faultline/internal/dockertest"
 	"github.com/faultline/faultline/internal/promtest"
 	"github.com/faultline/faultline/internal/testreal"
-	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/result"
 	"github.com/moby/moby/client"
 )
 
@@ -64,11 +64,11 @@ func TestDemoEndToEnd(t *testing.T) {
 		"--var", "prometheus_url=" + prom.URL, "--var", "stack=" + stack, "--var", fmt.Sprintf("unit=%d", e2eUnit),
 		"--state-dir", t.TempDir(), "--out", out, "--format", "html", "experiment.hcl"})
 	t.Logf("faultline run exited %d\n%s\n%s", code, stdout.String(), stderr.String())
-	res, err := report.ReadFile(filepath.Join(out, "result.json"))
+	res, err := result.ReadFile(filepath.Join(out, "result.json"))
 	if err != nil {
 		t.Fatalf("no result: %v", err)
 	}
-	if code != 1 || res.Status != report.StatusFailed {
+	if code != 1 || res.Status != result.StatusFailed {
 		t.Fatalf("exit %d, status %s (%s); want 1, failed: only the latency SLO breaks", code, res.Status, res.Reason)
 	}
 
@@ -86,7 +86,7 @@ func TestDemoEndToEnd(t *testing.T) {
 			t.Errorf("%s %s sent %s after its planned time", ev.Type, ev.Fault, d)
 		}
 		w := window[ev.Fault]
-		if ev.Type == report.EventInject {
+		if ev.Type == result.EventInject {
 			w[0] = ev.Actual
 		} else {
 			w[1] = ev.Actual
@@ -94,7 +94,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		window[ev.Fault] = w
 	}
 
-	verdicts := map[string]report.CheckResult{}
+	verdicts := map[string]result.CheckResult{}
 	for _, c := range res.Checks {
 		verdicts[c.Name] = c
 	}
@@ -167,7 +167,7 @@ func inWindow(t time.Time, w [2]time.Time) bool {
 	return !t.Before(w[0]) && !t.After(w[1].Add(6*time.Second))
 }
 
-func metricSeries(t *testing.T, res *report.Result, name string) report.Series {
+func metricSeries(t *testing.T, res *result.Result, name string) result.Series {
 	t.Helper()
 	for _, m := range res.Metrics {
 		if m.Name == name && len(m.Series) == 1 {
@@ -175,7 +175,7 @@ func metricSeries(t *testing.T, res *report.Result, name string) report.Series {
 		}
 	}
 	t.Fatalf("metric %s has no single series in the result", name)
-	return report.Series{}
+	return result.Series{}
 }
 
 // addr is the container's address on the network, host:port, as Prometheus on the host

@@ -16,7 +16,7 @@ import (
 	"github.com/faultline/faultline/internal/dockertest"
 	"github.com/faultline/faultline/internal/promtest"
 	"github.com/faultline/faultline/metrics"
-	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/result"
 	"github.com/moby/moby/client"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -68,7 +68,7 @@ func TestRealPauseAndKillAreRevertedOnTime(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string]bool{}
 	progress := func(u Update) {
-		if u.Event == nil || u.Event.Type != report.EventInject || u.Event.Error != "" {
+		if u.Event == nil || u.Event.Type != result.EventInject || u.Event.Error != "" {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -140,7 +140,7 @@ func TestRealTargetRemovedMidFaultIsAWarning(t *testing.T) {
 		t.Fatal(err)
 	}
 	progress := func(u Update) {
-		if u.Event != nil && u.Event.Type == report.EventInject {
+		if u.Event != nil && u.Event.Type == result.EventInject {
 			dockertest.Remove(t, cli, c.ID) // the target disappears while paused
 		}
 	}
@@ -191,7 +191,7 @@ func TestRealRevertFailureKeepsTheJournalForRecover(t *testing.T) {
 	if err := j.Close(); err == nil {
 		t.Fatal("journal closed clean although the revert failed")
 	}
-	if res.ExitCode != 4 || res.Status != report.StatusError || broken.calls < RevertAttempts {
+	if res.ExitCode != 4 || res.Status != result.StatusError || broken.calls < RevertAttempts {
 		t.Fatalf("exit %d status %s after %d unpause calls; want 4, error, at least %d calls", res.ExitCode, res.Status, broken.calls, RevertAttempts)
 	}
 	if !dockertest.Paused(dockertest.Inspect(t, cli, c.ID)) {
@@ -255,7 +255,7 @@ func TestRealPrometheusLostMidFault(t *testing.T) {
 	}
 	var once sync.Once
 	progress := func(u Update) {
-		if u.Event != nil && u.Event.Type == report.EventInject {
+		if u.Event != nil && u.Event.Type == result.EventInject {
 			once.Do(func() { go prom.Stop() }) // Prometheus goes away mid-fault
 		}
 	}
@@ -267,7 +267,7 @@ func TestRealPrometheusLostMidFault(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != report.StatusAborted || res.ExitCode != 3 || !strings.Contains(res.Reason, lostPrefix) {
+	if res.Status != result.StatusAborted || res.ExitCode != 3 || !strings.Contains(res.Reason, lostPrefix) {
 		t.Fatalf("status %s exit %d reason %q; want aborted, 3, observation lost", res.Status, res.ExitCode, res.Reason)
 	}
 	if in := dockertest.Inspect(t, cli, c.ID); dockertest.Paused(in) {

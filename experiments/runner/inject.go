@@ -8,7 +8,7 @@ import (
 
 	"github.com/faultline/faultline/experiments"
 	"github.com/faultline/faultline/faults"
-	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/result"
 )
 
 // PrepareLead is how long before its planned start an injection inspects its targets
@@ -85,8 +85,8 @@ func release(a faults.Action) {
 func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Target) {
 	f := r.built[in.Fault]
 	plannedStart, plannedEnd := r.t0.Add(in.Start), r.t0.Add(in.End)
-	ev := report.Event{Type: report.EventInject, Fault: in.Fault.Name, Kind: in.Fault.Kind, Repeat: in.Repeat,
-		Target: report.EventTarget{Name: t.Name, ID: t.ID}, Planned: plannedStart}
+	ev := result.Event{Type: result.EventInject, Fault: in.Fault.Name, Kind: in.Fault.Kind, Repeat: in.Repeat,
+		Target: result.EventTarget{Name: t.Name, ID: t.ID}, Planned: plannedStart}
 	label := fmt.Sprintf("%s on %s", in.Fault.Name, t.Name)
 
 	r.sem <- struct{}{} // Prepare and journal
@@ -173,8 +173,8 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 }
 
 func (r *run) revertOne(ctx context.Context, in experiments.Injection, t faults.Target, action faults.Action, id int, planned time.Time, label string) {
-	ev := report.Event{Type: report.EventRevert, Fault: in.Fault.Name, Kind: in.Fault.Kind, Repeat: in.Repeat,
-		Target: report.EventTarget{Name: t.Name, ID: t.ID}, Planned: planned}
+	ev := result.Event{Type: result.EventRevert, Fault: in.Fault.Name, Kind: in.Fault.Kind, Repeat: in.Repeat,
+		Target: result.EventTarget{Name: t.Name, ID: t.ID}, Planned: planned}
 	r.sem <- struct{}{}
 	started := r.clock.Now()
 	ev.Started = &started
@@ -241,10 +241,10 @@ func (r *run) revertWithRetry(ctx context.Context, a faults.Action) error {
 // failInjection stops harm: a fault that cannot be injected makes the experiment
 // meaningless, and the others must not go on without it.
 func (r *run) failInjection(label string, err error) {
-	r.stopHarm(&stopCause{status: report.StatusError, reason: fmt.Sprintf("injection of %s failed: %v", label, err)})
+	r.stopHarm(&stopCause{status: result.StatusError, reason: fmt.Sprintf("injection of %s failed: %v", label, err)})
 }
 
-func (r *run) addEvent(ev report.Event) {
+func (r *run) addEvent(ev result.Event) {
 	r.mu.Lock()
 	r.res.Events = append(r.res.Events, ev)
 	r.mu.Unlock()

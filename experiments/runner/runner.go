@@ -27,7 +27,7 @@ import (
 	"github.com/faultline/faultline/faults"
 	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/metrics/analysis"
-	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/result"
 )
 
 // FaultFactory builds the Fault of one fault block, rejecting bad parameters.
@@ -107,7 +107,7 @@ var (
 
 // stopCause says why harm stopped early; it becomes the result's status.
 type stopCause struct {
-	status report.Status
+	status result.Status
 	reason string
 	// lost is set when observation was lost: nothing is left to watch.
 	lost bool
@@ -122,13 +122,13 @@ type Update struct {
 	Elapsed time.Duration
 	Total   time.Duration // planned length of the run
 	// Event is set for an injection or a revert.
-	Event *report.Event
+	Event *result.Event
 	// Active lists the faults applied and not yet reverted, as "fault on container".
 	Active []string
 	// Observations and Checks are set after each sample: the latest values and the
 	// checks evaluated on what was seen so far.
 	Observations []metrics.Observation
-	Checks       []report.CheckResult
+	Checks       []result.CheckResult
 	// Message is set for a warning or a stop.
 	Message string
 }
@@ -138,7 +138,7 @@ type Update struct {
 // result is nil. Cancelling ctx interrupts the run: everything is reverted, the rest
 // of the observation still runs (until SkipObservation), and the result is marked
 // interrupted with context.Cause(ctx) as its reason.
-func Run(ctx context.Context, cfg Config) (*report.Result, error) {
+func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 	r, err := newRun(cfg)
 	if err != nil {
 		return nil, err
@@ -175,7 +175,7 @@ type run struct {
 	stopHarm context.CancelCauseFunc
 
 	mu           sync.Mutex
-	res          *report.Result
+	res          *result.Result
 	active       map[string]bool
 	injected     int
 	revertFailed int
@@ -356,7 +356,7 @@ func (r *run) stopCauseOf(harm context.Context) *stopCause {
 	if cause == nil || errors.Is(cause, context.Canceled) {
 		cause = ErrInterrupted
 	}
-	return &stopCause{status: report.StatusInterrupted, reason: cause.Error()}
+	return &stopCause{status: result.StatusInterrupted, reason: cause.Error()}
 }
 
 // cutTimeline makes the result's timeline say what happened when harm stopped at now:
@@ -390,19 +390,19 @@ func (r *run) setRecoveryEnd(t time.Time) {
 	r.mu.Unlock()
 }
 
-func (r *run) newResult() *report.Result {
+func (r *run) newResult() *result.Result {
 	e := r.plan.Experiment
-	res := &report.Result{
-		SchemaVersion:    report.SchemaVersion,
+	res := &result.Result{
+		SchemaVersion:    result.SchemaVersion,
 		FaultlineVersion: r.cfg.Version,
-		Experiment: report.Experiment{
+		Experiment: result.Experiment{
 			Name: e.Name, Description: e.Description, File: e.Filename, Labels: e.Labels, Variables: e.Variables,
 			BaselineSeconds: e.Baseline.Seconds(), RecoverySeconds: e.Recovery.Seconds(), StepSeconds: e.Step.Seconds(),
 		},
 		StartedAt: r.t0,
 		Seed:      r.plan.Seed,
-		Targets:   r.plan.Targets,
-		Timeline: report.Timeline{
+		Targets:   resultTargets(r.plan.Targets),
+		Timeline: result.Timeline{
 			BaselineStart: r.t0,
 			FaultStart:    r.t0.Add(r.plan.FaultStart),
 			FaultEnd:      r.t0.Add(r.plan.FaultEnd),
@@ -411,7 +411,7 @@ func (r *run) newResult() *report.Result {
 		Warnings: append([]string(nil), r.cfg.Warnings...),
 	}
 	for _, in := range r.plan.Injections {
-		res.Timeline.Injections = append(res.Timeline.Injections, report.PlannedInjection{
+		res.Timeline.Injections = append(res.Timeline.Injections, result.PlannedInjection{
 			Fault: in.Fault.Name, Kind: in.Fault.Kind, Target: in.Fault.Target, Repeat: in.Repeat,
 			Start: r.t0.Add(in.Start), End: r.t0.Add(in.End),
 		})
@@ -443,7 +443,7 @@ func (r *run) warnOnce(msg string) {
 }
 
 // setStatus records the first early stop; later ones do not overwrite it.
-func (r *run) setStatus(s report.Status, reason string) {
+func (r *run) setStatus(s result.Status, reason string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.res.Status == "" {
@@ -522,15 +522,42 @@ func resultStage(_ context.Context, r *run) error {
 		if res.Reason != "" {
 			reason += " (after: " + res.Reason + ")"
 		}
-		res.Status, res.Reason, res.ExitCode = report.StatusError, reason, 4
-	case res.Status == report.StatusAborted || res.Status == report.StatusInterrupted || res.Status == report.StatusError:
+		res.Status, res.Reason, res.ExitCode = result.StatusError, reason, 4
+	case res.Status == result.StatusAborted || res.Status == result.StatusInterrupted || res.Status == result.StatusError:
 		res.ExitCode = 3
 	case failedChecks > 0:
-		res.Status, res.ExitCode = report.StatusFailed, 1
+		res.Status, res.ExitCode = result.StatusFailed, 1
 		res.Reason = fmt.Sprintf("%d of %d checks failed", failedChecks, len(res.Checks))
 	default:
-		res.Status, res.ExitCode = report.StatusPassed, 0
+		res.Status, res.ExitCode = result.StatusPassed, 0
 	}
 	r.log.Info("run ended", "status", res.Status, "reason", res.Reason, "exit_code", res.ExitCode, "score", res.Score.Value)
 	return nil
+}
+
+// resultTargets is the result's record of the containers each target block resolved to.
+func resultTargets(byBlock map[string][]faults.Target) map[string][]result.Target {
+	if byBlock == nil {
+		return nil
+	}
+	out := make(map[string][]result.Target, len(byBlock))
+	for name, ts := range byBlock {
+		rts := make([]result.Target, len(ts))
+		for i, t := range ts {
+			rt := result.Target{ID: t.ID, Name: t.Name, Image: t.Image, Labels: t.Labels, State: t.State, PID: t.PID, Group: t.Group}
+			for _, n := range t.Networks {
+				rn := result.Network{Name: n.Name, PrefixLen: n.PrefixLen, MacAddress: n.MacAddress}
+				if n.IP != nil {
+					rn.IP = n.IP.String()
+				}
+				if n.Gateway != nil {
+					rn.Gateway = n.Gateway.String()
+				}
+				rt.Networks = append(rt.Networks, rn)
+			}
+			rts[i] = rt
+		}
+		out[name] = rts
+	}
+	return out
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/faultline/faultline/experiments"
 	"github.com/faultline/faultline/faults"
-	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/result"
 )
 
 // The logic tests run inside a synctest bubble: the runner's RealClock reads the
@@ -70,7 +70,7 @@ func spec(kind, name string, start, dur time.Duration) *experiments.FaultSpec {
 	return &experiments.FaultSpec{Kind: kind, Name: name, Target: "web", Start: start, Duration: dur}
 }
 
-func mustRun(t *testing.T, ctx context.Context, cfg Config) *report.Result {
+func mustRun(t *testing.T, ctx context.Context, cfg Config) *result.Result {
 	t.Helper()
 	res, err := Run(ctx, cfg)
 	if err != nil {
@@ -108,7 +108,7 @@ func TestJournalBeforeApplyAndRevertAtPlannedEnd(t *testing.T) {
 				t.Errorf("%s reverted at +%s, want +%s", c, got, want)
 			}
 		}
-		if res.Status != report.StatusPassed || res.ExitCode != 0 {
+		if res.Status != result.StatusPassed || res.ExitCode != 0 {
 			t.Fatalf("status %s exit %d (%s), want passed 0", res.Status, res.ExitCode, res.Reason)
 		}
 		if len(res.Events) != 6 {
@@ -163,7 +163,7 @@ func TestEarlyStopsRevertEverythingAtOnce(t *testing.T) {
 		abort      *experiments.Abort
 		interrupt  time.Duration // cancel the run at this offset (0: never)
 		skipAt     time.Duration // second interrupt at this offset (0: never)
-		wantStatus report.Status
+		wantStatus result.Status
 		wantReason string
 		wantRevert time.Duration // offset of the reverts
 		wantEnd    time.Duration // offset of the end of observation
@@ -177,7 +177,7 @@ func TestEarlyStopsRevertEverythingAtOnce(t *testing.T) {
 				return 0.1, nil
 			},
 			abort:      &experiments.Abort{Name: "storm", Metric: "m", Above: f64(0.5), For: 3 * time.Second},
-			wantStatus: report.StatusAborted, wantReason: `abort guard "storm" tripped`,
+			wantStatus: result.StatusAborted, wantReason: `abort guard "storm" tripped`,
 			wantRevert: 23 * time.Second, wantEnd: 33 * time.Second,
 		},
 		{
@@ -188,7 +188,7 @@ func TestEarlyStopsRevertEverythingAtOnce(t *testing.T) {
 				}
 				return 0.1, nil
 			},
-			wantStatus: report.StatusAborted, wantReason: lostPrefix,
+			wantStatus: result.StatusAborted, wantReason: lostPrefix,
 			// last answer at +13s, grace 5s: the sample at +19s is the first beyond it;
 			// nothing to watch after the reverts.
 			wantRevert: 19 * time.Second, wantEnd: 19 * time.Second,
@@ -197,7 +197,7 @@ func TestEarlyStopsRevertEverythingAtOnce(t *testing.T) {
 			name:       "interrupt",
 			value:      func(time.Duration) (float64, error) { return 0.1, nil },
 			interrupt:  17 * time.Second,
-			wantStatus: report.StatusInterrupted, wantReason: "interrupted by signal",
+			wantStatus: result.StatusInterrupted, wantReason: "interrupted by signal",
 			wantRevert: 17 * time.Second, wantEnd: 27 * time.Second,
 		},
 		{
@@ -205,7 +205,7 @@ func TestEarlyStopsRevertEverythingAtOnce(t *testing.T) {
 			value:      func(time.Duration) (float64, error) { return 0.1, nil },
 			interrupt:  17 * time.Second,
 			skipAt:     18 * time.Second,
-			wantStatus: report.StatusInterrupted, wantReason: "interrupted by signal",
+			wantStatus: result.StatusInterrupted, wantReason: "interrupted by signal",
 			wantRevert: 17 * time.Second, wantEnd: 18 * time.Second,
 		},
 	}
@@ -264,7 +264,7 @@ func TestInterruptInRecoveryEndsTheRun(t *testing.T) {
 		defer cancel(nil)
 		time.AfterFunc(17*time.Second, func() { cancel(ErrInterrupted) })
 		res := mustRun(t, ctx, fx.cfg)
-		if res.Status != report.StatusInterrupted || res.ExitCode != 3 {
+		if res.Status != result.StatusInterrupted || res.ExitCode != 3 {
 			t.Fatalf("status %s exit %d, want interrupted 3", res.Status, res.ExitCode)
 		}
 		if got := res.EndedAt.Sub(t0); got != 17*time.Second {
@@ -301,7 +301,7 @@ func TestRevertFailures(t *testing.T) {
 				if res.ExitCode != tc.wantExit || fx.journal.pendingCount() != tc.wantPending {
 					t.Fatalf("exit %d with %d pending (%s), want %d with %d", res.ExitCode, fx.journal.pendingCount(), res.Reason, tc.wantExit, tc.wantPending)
 				}
-				if tc.wantExit == 4 && (res.Status != report.StatusError || !strings.Contains(res.Reason, "faultline recover")) {
+				if tc.wantExit == 4 && (res.Status != result.StatusError || !strings.Contains(res.Reason, "faultline recover")) {
 					t.Fatalf("status %s reason %q, want error naming faultline recover", res.Status, res.Reason)
 				}
 				// b is unaffected by a's trouble.
@@ -314,7 +314,7 @@ func TestRevertFailures(t *testing.T) {
 	}
 }
 
-func hasGoneEvent(res *report.Result) bool {
+func hasGoneEvent(res *result.Result) bool {
 	for _, ev := range res.Events {
 		if ev.TargetGone {
 			return true
@@ -329,7 +329,7 @@ func TestFailedInjectionStopsHarmAndStillReverts(t *testing.T) {
 		fx.faults["freeze"].applyErr["a"] = errors.New("half applied")
 		t0 := time.Now()
 		res := mustRun(t, context.Background(), fx.cfg)
-		if res.Status != report.StatusError || res.ExitCode != 3 || !strings.Contains(res.Reason, "half applied") {
+		if res.Status != result.StatusError || res.ExitCode != 3 || !strings.Contains(res.Reason, "half applied") {
 			t.Fatalf("status %s exit %d reason %q", res.Status, res.ExitCode, res.Reason)
 		}
 		for _, c := range []string{"a", "b"} {
@@ -409,10 +409,10 @@ func TestChecksDecideTheExitCode(t *testing.T) {
 		name     string
 		below    float64
 		wantExit int
-		want     report.Status
+		want     result.Status
 	}{
-		{"holds", 1, 0, report.StatusPassed},
-		{"breaks during the fault", 0.5, 1, report.StatusFailed},
+		{"holds", 1, 0, result.StatusPassed},
+		{"breaks during the fault", 0.5, 1, result.StatusFailed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

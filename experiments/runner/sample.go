@@ -8,7 +8,7 @@ import (
 
 	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/metrics/analysis"
-	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/result"
 )
 
 // lostPrefix starts the reason of a run aborted because observation was lost.
@@ -53,14 +53,14 @@ func (r *run) sampleLoop(obs, harm context.Context) {
 			continue // already stopping: guards have nothing left to protect
 		}
 		if grace > 0 && at.Sub(lastAnswer) > grace {
-			r.stopHarm(&stopCause{status: report.StatusAborted, lost: true, reason: fmt.Sprintf(
+			r.stopHarm(&stopCause{status: result.StatusAborted, lost: true, reason: fmt.Sprintf(
 				"%s: Prometheus has not answered since %s (longer than loss_grace %s): every fault was reverted because we do not harm what we cannot see; last error: %s",
 				lostPrefix, lastAnswer.Format(time.RFC3339), grace, firstGap(observations))})
 			continue
 		}
 		for _, a := range e.Aborts {
 			if tripped, since, series := analysis.AbortTripped(a, r.recorder.Series(a.Metric)); tripped {
-				r.stopHarm(&stopCause{status: report.StatusAborted, reason: fmt.Sprintf(
+				r.stopHarm(&stopCause{status: result.StatusAborted, reason: fmt.Sprintf(
 					"abort guard %q tripped: metric %q %s since %s (series %s)",
 					a.Name, a.Metric, guardText(a.Above, a.Below, a.For), since.Format(time.RFC3339), series)})
 				break
@@ -101,7 +101,7 @@ func guardText(above, below *float64, d time.Duration) string {
 }
 
 // liveChecks evaluates every check on what was sampled so far, for the live view.
-func (r *run) liveChecks() []report.CheckResult {
+func (r *run) liveChecks() []result.CheckResult {
 	e := r.plan.Experiment
 	if len(e.Checks) == 0 {
 		return nil

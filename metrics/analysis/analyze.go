@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/experiments"
-	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/result"
 )
 
 // Defaults of Options.
@@ -42,29 +42,29 @@ func (o Options) withDefaults() Options {
 type Input struct {
 	Metrics  []*experiments.Metric
 	Checks   []*experiments.Check
-	Timeline report.Timeline
+	Timeline result.Timeline
 	// Observed holds the metrics as collected (metrics.Collect), with samples and gaps;
 	// the analysis fills in their statistics.
-	Observed []report.Metric
+	Observed []result.Metric
 	Options  Options
 }
 
 // Output is the analysis parts of a Result.
 type Output struct {
-	Metrics []report.Metric
-	Checks  []report.CheckResult
-	Score   report.Score
+	Metrics []result.Metric
+	Checks  []result.CheckResult
+	Score   result.Score
 }
 
 // Apply writes the analysis into r.
-func (o Output) Apply(r *report.Result) {
+func (o Output) Apply(r *result.Result) {
 	r.Metrics, r.Checks, r.Score = o.Metrics, o.Checks, o.Score
 }
 
 // Analyze computes the analysis. It does not modify in.
 func Analyze(in Input) Output {
 	opts := in.Options.withDefaults()
-	byName := map[string]report.Metric{}
+	byName := map[string]result.Metric{}
 	for _, m := range in.Observed {
 		byName[m.Name] = m
 	}
@@ -72,21 +72,21 @@ func Analyze(in Input) Output {
 	for _, m := range in.Metrics {
 		rm, ok := byName[m.Name]
 		if !ok {
-			rm = report.Metric{Name: m.Name, Query: m.Query, Unit: m.Unit, Description: m.Description}
+			rm = result.Metric{Name: m.Name, Query: m.Query, Unit: m.Unit, Description: m.Description}
 		}
 		mopts := opts
 		if m.ToleranceAbs > 0 || m.ToleranceRel > 0 {
 			// The metric's own tolerance replaces the default one.
 			mopts.AbsTolerance, mopts.RelTolerance = m.ToleranceAbs, m.ToleranceRel
 		}
-		series := make([]report.Series, len(rm.Series))
+		series := make([]result.Series, len(rm.Series))
 		for i, s := range rm.Series {
 			series[i] = analyzeSeries(s, in.Timeline, mopts)
 		}
 		rm.Series = series
 		out.Metrics = append(out.Metrics, rm)
 	}
-	metricByName := map[string]report.Metric{}
+	metricByName := map[string]result.Metric{}
 	for _, m := range out.Metrics {
 		metricByName[m.Name] = m
 	}
@@ -99,7 +99,7 @@ func Analyze(in Input) Output {
 
 // PhaseOf names the phase a time falls in: [BaselineStart, FaultStart) baseline,
 // [FaultStart, FaultEnd) fault, from FaultEnd on recovery. Before the baseline it is "".
-func PhaseOf(tl report.Timeline, t time.Time) string {
+func PhaseOf(tl result.Timeline, t time.Time) string {
 	switch {
 	case t.Before(tl.BaselineStart):
 		return ""
@@ -112,7 +112,7 @@ func PhaseOf(tl report.Timeline, t time.Time) string {
 	}
 }
 
-func phaseValues(s report.Series, tl report.Timeline) map[string][]float64 {
+func phaseValues(s result.Series, tl result.Timeline) map[string][]float64 {
 	out := map[string][]float64{}
 	for _, p := range s.Samples {
 		if ph := PhaseOf(tl, p.Time); ph != "" {
@@ -122,13 +122,13 @@ func phaseValues(s report.Series, tl report.Timeline) map[string][]float64 {
 	return out
 }
 
-func analyzeSeries(s report.Series, tl report.Timeline, opts Options) report.Series {
+func analyzeSeries(s result.Series, tl result.Timeline, opts Options) result.Series {
 	// Non-finite values cannot be compared or written as JSON: they are gaps.
-	kept := make([]report.Sample, 0, len(s.Samples))
-	s.Gaps = append([]report.Gap(nil), s.Gaps...)
+	kept := make([]result.Sample, 0, len(s.Samples))
+	s.Gaps = append([]result.Gap(nil), s.Gaps...)
 	for _, p := range s.Samples {
 		if math.IsNaN(p.Value) || math.IsInf(p.Value, 0) {
-			s.Gaps = append(s.Gaps, report.Gap{Start: p.Time, End: p.Time, Reason: "not a number"})
+			s.Gaps = append(s.Gaps, result.Gap{Start: p.Time, End: p.Time, Reason: "not a number"})
 			continue
 		}
 		kept = append(kept, p)
@@ -141,7 +141,7 @@ func analyzeSeries(s report.Series, tl report.Timeline, opts Options) report.Ser
 	vals := phaseValues(s, tl)
 	for _, ph := range experiments.Phases {
 		if len(vals[ph]) > 0 {
-			s.Phases = append(s.Phases, report.PhaseStats{Phase: ph, Stats: Summarize(vals[ph])})
+			s.Phases = append(s.Phases, result.PhaseStats{Phase: ph, Stats: Summarize(vals[ph])})
 		}
 	}
 	base, fault := vals[experiments.PhaseBaseline], vals[experiments.PhaseFault]
@@ -151,13 +151,13 @@ func analyzeSeries(s report.Series, tl report.Timeline, opts Options) report.Ser
 	bs := Summarize(base)
 	tol := math.Max(opts.RelTolerance*math.Abs(bs.Mean), opts.AbsTolerance)
 	half := math.Max(3*bs.Stddev, tol)
-	band := &report.Band{Low: bs.Mean - half, High: bs.Mean + half, Mean: bs.Mean, Stddev: bs.Stddev, Tolerance: tol}
+	band := &result.Band{Low: bs.Mean - half, High: bs.Mean + half, Mean: bs.Mean, Stddev: bs.Stddev, Tolerance: tol}
 	s.Band = band
 
 	if len(fault) > 0 {
 		fs := Summarize(fault)
 		u, p, method := MannWhitney(fault, base)
-		imp := &report.Impact{
+		imp := &result.Impact{
 			BaselineMean: bs.Mean, FaultMean: fs.Mean, Absolute: fs.Mean - bs.Mean,
 			U: u, PValue: p, Method: method, Alpha: opts.Alpha, Significant: p < opts.Alpha,
 		}
@@ -187,8 +187,8 @@ func analyzeSeries(s report.Series, tl report.Timeline, opts Options) report.Ser
 // backForGood finds, among samples at or after from, the first of the final stretch in
 // which every sample satisfies ok. It fails when there is no such sample or the last
 // one does not satisfy ok.
-func backForGood(samples []report.Sample, from time.Time, ok func(float64) bool) (time.Time, bool) {
-	var first *report.Sample
+func backForGood(samples []result.Sample, from time.Time, ok func(float64) bool) (time.Time, bool) {
+	var first *result.Sample
 	for i := range samples {
 		p := &samples[i]
 		if p.Time.Before(from) {

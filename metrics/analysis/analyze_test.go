@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/experiments"
-	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/result"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -15,19 +15,19 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 func at(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 
 // stepTimeline: baseline [0,60s), fault [60s,120s), recovery [120s,180s].
-var stepTimeline = report.Timeline{BaselineStart: at(0), FaultStart: at(60), FaultEnd: at(120), RecoveryEnd: at(180)}
+var stepTimeline = result.Timeline{BaselineStart: at(0), FaultStart: at(60), FaultEnd: at(120), RecoveryEnd: at(180)}
 
 // stepSeries is a latency that sits at 0.1 (±0.002) and steps to 0.6 from 70s to 130s:
 // impact 10s after the fault start, back 15s after its end (at 135s).
-func stepSeries() report.Series {
-	s := report.Series{Labels: map[string]string{"job": "shop"}}
+func stepSeries() result.Series {
+	s := result.Series{Labels: map[string]string{"job": "shop"}}
 	for k := 0; k <= 36; k++ {
 		sec := 5 * k
 		v := 0.1 + 0.002*float64(k%2*2-1)
 		if sec >= 70 && sec <= 130 {
 			v = 0.6
 		}
-		s.Samples = append(s.Samples, report.Sample{Time: at(sec), Value: v})
+		s.Samples = append(s.Samples, result.Sample{Time: at(sec), Value: v})
 	}
 	return s
 }
@@ -38,7 +38,7 @@ func TestAnalyzeFindsTheStep(t *testing.T) {
 	out := Analyze(Input{
 		Metrics:  []*experiments.Metric{m},
 		Timeline: stepTimeline,
-		Observed: []report.Metric{{Name: "latency", Query: "q", Series: []report.Series{stepSeries()}}},
+		Observed: []result.Metric{{Name: "latency", Query: "q", Series: []result.Series{stepSeries()}}},
 	})
 	if len(out.Metrics) != 1 || len(out.Metrics[0].Series) != 1 {
 		t.Fatalf("want one metric with one series, got %+v", out.Metrics)
@@ -92,7 +92,7 @@ func TestAnalyzeNeverRecovered(t *testing.T) {
 	out := Analyze(Input{
 		Metrics:  []*experiments.Metric{{Name: "latency"}},
 		Timeline: stepTimeline,
-		Observed: []report.Metric{{Name: "latency", Series: []report.Series{s}}},
+		Observed: []result.Metric{{Name: "latency", Series: []result.Series{s}}},
 	})
 	got := out.Metrics[0].Series[0]
 	if got.Recovered || got.TimeToRecoverSeconds != nil || got.RecoveredAt != nil {
@@ -102,14 +102,14 @@ func TestAnalyzeNeverRecovered(t *testing.T) {
 
 func TestAnalyzeSteadySeriesHasNoImpact(t *testing.T) {
 	t.Parallel()
-	s := report.Series{Labels: map[string]string{}}
+	s := result.Series{Labels: map[string]string{}}
 	for k := 0; k <= 36; k++ {
-		s.Samples = append(s.Samples, report.Sample{Time: at(5 * k), Value: 1 + 0.01*float64(k%3)})
+		s.Samples = append(s.Samples, result.Sample{Time: at(5 * k), Value: 1 + 0.01*float64(k%3)})
 	}
 	out := Analyze(Input{
 		Metrics:  []*experiments.Metric{{Name: "m"}},
 		Timeline: stepTimeline,
-		Observed: []report.Metric{{Name: "m", Series: []report.Series{s}}},
+		Observed: []result.Metric{{Name: "m", Series: []result.Series{s}}},
 	})
 	got := out.Metrics[0].Series[0]
 	if got.ImpactAt != nil {
@@ -142,7 +142,7 @@ func TestMetricToleranceWidensTheBand(t *testing.T) {
 		out := Analyze(Input{
 			Metrics:  []*experiments.Metric{&tt.metric},
 			Timeline: stepTimeline,
-			Observed: []report.Metric{{Name: "m", Series: []report.Series{stepSeries()}}},
+			Observed: []result.Metric{{Name: "m", Series: []result.Series{stepSeries()}}},
 		})
 		s := out.Metrics[0].Series[0]
 		if s.Band == nil || !near(s.Band.Tolerance, tt.wantTol, 1e-9) {
@@ -162,36 +162,36 @@ func TestEvaluateCheck(t *testing.T) {
 	analysed := Analyze(Input{
 		Metrics:  []*experiments.Metric{{Name: "latency"}},
 		Timeline: stepTimeline,
-		Observed: []report.Metric{{Name: "latency", Series: []report.Series{stepSeries()}}},
+		Observed: []result.Metric{{Name: "latency", Series: []result.Series{stepSeries()}}},
 	}).Metrics[0]
 	fault, recovery := experiments.PhaseFault, experiments.PhaseRecovery
 	tests := []struct {
 		name           string
 		check          experiments.Check
-		metric         report.Metric
+		metric         result.Metric
 		wantVerdict    string
 		wantEvaluated  int
 		wantViolations int
 		wantFirst      time.Time // time of the first evidence
 		wantRecovered  *float64
 	}{
-		{"below fails on every slow sample", experiments.Check{Below: f(0.5)}, analysed, report.VerdictFail, 25, 13, at(70), nil},
+		{"below fails on every slow sample", experiments.Check{Below: f(0.5)}, analysed, result.VerdictFail, 25, 13, at(70), nil},
 		{"recover_within exempts the grace and passes the recovery", experiments.Check{Below: f(0.5), RecoverWithin: 30 * time.Second},
-			analysed, report.VerdictFail, 20, 10, at(70), f(15)},
+			analysed, result.VerdictFail, 20, 10, at(70), f(15)},
 		{"recover_within too short", experiments.Check{Below: f(0.5), RecoverWithin: 10 * time.Second, During: []string{recovery}},
-			analysed, report.VerdictFail, 12, 2, at(130), f(15)},
+			analysed, result.VerdictFail, 12, 2, at(130), f(15)},
 		{"p95 below a higher bound passes", experiments.Check{Below: f(0.7), Aggregate: "p95", During: []string{fault}},
-			analysed, report.VerdictPass, 1, 0, at(115), nil},
+			analysed, result.VerdictPass, 1, 0, at(115), nil},
 		{"mean within during baseline", experiments.Check{Within: &[2]float64{0.05, 0.2}, Aggregate: "mean", During: []string{experiments.PhaseBaseline}},
-			analysed, report.VerdictPass, 1, 0, at(55), nil},
+			analysed, result.VerdictPass, 1, 0, at(55), nil},
 		{"max_change 50% breaks in the fault", experiments.Check{MaxChange: f(0.5), During: []string{fault}},
-			analysed, report.VerdictFail, 12, 10, at(70), nil},
+			analysed, result.VerdictFail, 12, 10, at(70), nil},
 		{"max_change on the recovery median holds", experiments.Check{MaxChange: f(0.5), Aggregate: "p50", During: []string{recovery}},
-			analysed, report.VerdictPass, 1, 0, at(180), nil},
+			analysed, result.VerdictPass, 1, 0, at(180), nil},
 		{"above breaks before the step", experiments.Check{Above: f(0.2), During: []string{fault}},
-			analysed, report.VerdictFail, 12, 2, at(60), nil},
-		{"unknown aggregate is no data", experiments.Check{Below: f(1), Aggregate: "p42"}, analysed, report.VerdictNoData, 0, 0, time.Time{}, nil},
-		{"no series is no data", experiments.Check{Below: f(1)}, report.Metric{Name: "latency"}, report.VerdictNoData, 0, 0, time.Time{}, nil},
+			analysed, result.VerdictFail, 12, 2, at(60), nil},
+		{"unknown aggregate is no data", experiments.Check{Below: f(1), Aggregate: "p42"}, analysed, result.VerdictNoData, 0, 0, time.Time{}, nil},
+		{"no series is no data", experiments.Check{Below: f(1)}, result.Metric{Name: "latency"}, result.VerdictNoData, 0, 0, time.Time{}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -203,7 +203,7 @@ func TestEvaluateCheck(t *testing.T) {
 				t.Fatalf("verdict %s, %d of %d values violating (%s); want %s, %d of %d\nevidence: %+v",
 					got.Verdict, got.Violations, got.Evaluated, got.Reason, tt.wantVerdict, tt.wantViolations, tt.wantEvaluated, got.Evidence)
 			}
-			if got.Passed != (tt.wantVerdict == report.VerdictPass) {
+			if got.Passed != (tt.wantVerdict == result.VerdictPass) {
 				t.Errorf("passed %v with verdict %s", got.Passed, got.Verdict)
 			}
 			if !tt.wantFirst.IsZero() && (len(got.Evidence) == 0 || !got.Evidence[0].Time.Equal(tt.wantFirst)) {
@@ -215,9 +215,9 @@ func TestEvaluateCheck(t *testing.T) {
 			}
 			wantCredit := 0.0
 			switch got.Verdict {
-			case report.VerdictPass:
+			case result.VerdictPass:
 				wantCredit = 1
-			case report.VerdictFail:
+			case result.VerdictFail:
 				wantCredit = 0.5 * float64(got.Evaluated-got.Violations) / float64(got.Evaluated)
 			}
 			if !near(got.Credit, wantCredit, 1e-12) {
@@ -235,7 +235,7 @@ func TestEvaluateCheckBoundsOfMaxChange(t *testing.T) {
 	analysed := Analyze(Input{
 		Metrics:  []*experiments.Metric{{Name: "latency"}},
 		Timeline: stepTimeline,
-		Observed: []report.Metric{{Name: "latency", Series: []report.Series{stepSeries()}}},
+		Observed: []result.Metric{{Name: "latency", Series: []result.Series{stepSeries()}}},
 	}).Metrics[0]
 	got := EvaluateCheck(&experiments.Check{Name: "c", Metric: "latency", MaxChange: f(0.5)}, analysed, stepTimeline)
 	if got.Low == nil || got.High == nil || !near(*got.Low, 0.05, 1e-9) || !near(*got.High, 0.15, 1e-9) {
@@ -247,14 +247,14 @@ func TestScoreOf(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
-		checks []report.CheckResult
+		checks []result.CheckResult
 		want   float64
 		passed int
 	}{
 		{"no checks", nil, 100, 0},
-		{"all pass", []report.CheckResult{{Passed: true, Credit: 1}, {Passed: true, Credit: 1}}, 100, 2},
-		{"one of two fails completely", []report.CheckResult{{Passed: true, Credit: 1}, {Credit: 0}}, 50, 1},
-		{"partial credit", []report.CheckResult{{Passed: true, Credit: 1}, {Credit: 0.25}, {Credit: 0}}, 41.7, 1},
+		{"all pass", []result.CheckResult{{Passed: true, Credit: 1}, {Passed: true, Credit: 1}}, 100, 2},
+		{"one of two fails completely", []result.CheckResult{{Passed: true, Credit: 1}, {Credit: 0}}, 50, 1},
+		{"partial credit", []result.CheckResult{{Passed: true, Credit: 1}, {Credit: 0.25}, {Credit: 0}}, 41.7, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -269,19 +269,19 @@ func TestScoreOf(t *testing.T) {
 
 func TestAbortTripped(t *testing.T) {
 	t.Parallel()
-	series := func(vals ...float64) []report.Series {
-		s := report.Series{Labels: map[string]string{"job": "shop"}}
+	series := func(vals ...float64) []result.Series {
+		s := result.Series{Labels: map[string]string{"job": "shop"}}
 		for i, v := range vals {
-			s.Samples = append(s.Samples, report.Sample{Time: at(5 * i), Value: v})
+			s.Samples = append(s.Samples, result.Sample{Time: at(5 * i), Value: v})
 		}
-		return []report.Series{s}
+		return []result.Series{s}
 	}
 	above := &experiments.Abort{Name: "a", Metric: "m", Above: f(0.5), For: 15 * time.Second}
 	below := &experiments.Abort{Name: "b", Metric: "m", Below: f(10), For: 0}
 	tests := []struct {
 		name      string
 		abort     *experiments.Abort
-		series    []report.Series
+		series    []result.Series
 		want      bool
 		wantSince time.Time
 	}{
@@ -329,7 +329,7 @@ func TestAnalyzeDropsNonFiniteValues(t *testing.T) {
 	out := Analyze(Input{
 		Metrics:  []*experiments.Metric{{Name: "latency"}},
 		Timeline: stepTimeline,
-		Observed: []report.Metric{{Name: "latency", Series: []report.Series{s}}},
+		Observed: []result.Metric{{Name: "latency", Series: []result.Series{s}}},
 	})
 	got := out.Metrics[0].Series[0]
 	if len(got.Samples) != 35 || len(got.Gaps) != 2 || got.Phases[0].Count != 11 {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/experiments"
-	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/result"
 )
 
 // Aggregates a check may compare.
@@ -23,7 +23,7 @@ var DefaultDuring = []string{experiments.PhaseFault, experiments.PhaseRecovery}
 // to its own baseline mean ± max_change·|baseline mean|. With recover_within, samples in
 // the first recover_within after the fault end are exempt from the bounds, and every
 // series must be back in bounds for good by then.
-func EvaluateCheck(c *experiments.Check, m report.Metric, tl report.Timeline) report.CheckResult {
+func EvaluateCheck(c *experiments.Check, m result.Metric, tl result.Timeline) result.CheckResult {
 	during := c.During
 	if len(during) == 0 {
 		during = DefaultDuring
@@ -32,13 +32,13 @@ func EvaluateCheck(c *experiments.Check, m report.Metric, tl report.Timeline) re
 	if agg == "" {
 		agg = "all"
 	}
-	res := report.CheckResult{
+	res := result.CheckResult{
 		Name: c.Name, Metric: c.Metric, Aggregate: agg, During: append([]string(nil), during...),
 		RecoverWithinSeconds: c.RecoverWithin.Seconds(),
 		Condition:            conditionText(c, agg, during),
 	}
 	if !validAggregate(agg) {
-		res.Verdict = report.VerdictNoData
+		res.Verdict = result.VerdictNoData
 		res.Reason = fmt.Sprintf("unknown aggregate %q: use one of %s", agg, strings.Join(Aggregates, ", "))
 		return res
 	}
@@ -52,13 +52,13 @@ func EvaluateCheck(c *experiments.Check, m report.Metric, tl report.Timeline) re
 	}
 	exempt := func(t time.Time) bool { return c.RecoverWithin > 0 && !t.Before(tl.FaultEnd) && t.Before(exemptUntil) }
 
-	var worst *report.Evidence
+	var worst *result.Evidence
 	worstMargin := math.Inf(1)
 	var notes []string
 	recoveredAfter := 0.0
 	allRecovered := true
 	for _, s := range m.Series {
-		id := report.LabelString(s.Labels)
+		id := result.LabelString(s.Labels)
 		lo, hi, ok := boundsFor(c, s)
 		if !ok {
 			notes = append(notes, fmt.Sprintf("series %s has no baseline sample to measure max_change against", id))
@@ -67,7 +67,7 @@ func EvaluateCheck(c *experiments.Check, m report.Metric, tl report.Timeline) re
 		if len(m.Series) == 1 || c.MaxChange == nil { // max_change bounds differ per series
 			res.Low, res.High = finitePtr(lo), finitePtr(hi)
 		}
-		judge := func(ev report.Evidence) {
+		judge := func(ev result.Evidence) {
 			res.Evaluated++
 			margin := math.Min(ev.Value-lo, hi-ev.Value)
 			if margin < 0 {
@@ -87,7 +87,7 @@ func EvaluateCheck(c *experiments.Check, m report.Metric, tl report.Timeline) re
 			for _, p := range s.Samples {
 				ph := PhaseOf(tl, p.Time)
 				if inDuring[ph] && !exempt(p.Time) {
-					judge(report.Evidence{Time: p.Time, Value: p.Value, Phase: ph, Series: id})
+					judge(result.Evidence{Time: p.Time, Value: p.Value, Phase: ph, Series: id})
 				}
 			}
 		} else {
@@ -101,7 +101,7 @@ func EvaluateCheck(c *experiments.Check, m report.Metric, tl report.Timeline) re
 					}
 				}
 				if len(vals) > 0 {
-					judge(report.Evidence{Time: last, Value: aggregate(Summarize(vals), agg), Phase: ph, Series: id})
+					judge(result.Evidence{Time: last, Value: aggregate(Summarize(vals), agg), Phase: ph, Series: id})
 				}
 			}
 		}
@@ -115,7 +115,7 @@ func EvaluateCheck(c *experiments.Check, m report.Metric, tl report.Timeline) re
 			if !back || at.After(exemptUntil) {
 				allRecovered = allRecovered && back
 				res.Violations++
-				ev := report.Evidence{Time: exemptUntil, Phase: experiments.PhaseRecovery, Series: id,
+				ev := result.Evidence{Time: exemptUntil, Phase: experiments.PhaseRecovery, Series: id,
 					Note: fmt.Sprintf("not back in bounds for good within %s after the fault end", c.RecoverWithin)}
 				if back {
 					ev.Time, ev.Note = at, fmt.Sprintf("back in bounds for good only %s after the fault end", seconds(after))
@@ -138,21 +138,21 @@ func EvaluateCheck(c *experiments.Check, m report.Metric, tl report.Timeline) re
 
 	switch {
 	case res.Evaluated == 0:
-		res.Verdict = report.VerdictNoData
+		res.Verdict = result.VerdictNoData
 		res.Reason = fmt.Sprintf("no sample of metric %q in %s", c.Metric, strings.Join(during, ", "))
 		if len(notes) > 0 {
 			res.Reason = strings.Join(notes, "; ")
 		}
 	case res.Violations > 0:
-		res.Verdict = report.VerdictFail
+		res.Verdict = result.VerdictFail
 		res.Reason = fmt.Sprintf("%d of %d %s out of bounds", res.Violations, res.Evaluated, plural(res.Evaluated, "value", "values"))
 		res.Credit = 0.5 * float64(res.Evaluated-res.Violations) / float64(res.Evaluated)
 	default:
-		res.Verdict, res.Passed, res.Credit = report.VerdictPass, true, 1
+		res.Verdict, res.Passed, res.Credit = result.VerdictPass, true, 1
 		res.Reason = fmt.Sprintf("%s within bounds", plural(res.Evaluated, "the one value", fmt.Sprintf("all %d values", res.Evaluated)))
 		if worst != nil {
 			worst.Note = "closest to the bounds"
-			res.Evidence = []report.Evidence{*worst}
+			res.Evidence = []result.Evidence{*worst}
 		}
 	}
 	if len(notes) > 0 && res.Evaluated > 0 {
@@ -162,7 +162,7 @@ func EvaluateCheck(c *experiments.Check, m report.Metric, tl report.Timeline) re
 }
 
 // boundsFor returns the inclusive bounds a series is held to. Unset sides are ±Inf.
-func boundsFor(c *experiments.Check, s report.Series) (lo, hi float64, ok bool) {
+func boundsFor(c *experiments.Check, s result.Series) (lo, hi float64, ok bool) {
 	lo, hi = math.Inf(-1), math.Inf(1)
 	if c.Below != nil {
 		hi = math.Min(hi, *c.Below)
@@ -189,7 +189,7 @@ func boundsFor(c *experiments.Check, s report.Series) (lo, hi float64, ok bool) 
 	return lo, hi, true
 }
 
-func aggregate(s report.Stats, agg string) float64 {
+func aggregate(s result.Stats, agg string) float64 {
 	switch agg {
 	case "mean":
 		return s.Mean
@@ -207,7 +207,7 @@ func aggregate(s report.Stats, agg string) float64 {
 	return math.NaN()
 }
 
-func valueAt(samples []report.Sample, t time.Time) (float64, bool) {
+func valueAt(samples []result.Sample, t time.Time) (float64, bool) {
 	for _, p := range samples {
 		if p.Time.Equal(t) {
 			return p.Value, true
@@ -267,8 +267,8 @@ const ScoreFormula = "score = 100 × (sum of check credits) / (number of checks)
 	"0 for a check without data; 100 when there are no checks"
 
 // ScoreOf computes the resilience score of the verdicts (docs/scoring.md).
-func ScoreOf(checks []report.CheckResult) report.Score {
-	sc := report.Score{Formula: ScoreFormula, Total: len(checks), Value: 100}
+func ScoreOf(checks []result.CheckResult) result.Score {
+	sc := result.Score{Formula: ScoreFormula, Total: len(checks), Value: 100}
 	if len(checks) == 0 {
 		return sc
 	}
@@ -288,7 +288,7 @@ func ScoreOf(checks []report.CheckResult) report.Score {
 // above `above`, strictly below `below`) for at least a.For, measured from the first
 // sample of that unbroken stretch to the latest. since is the earliest such start among
 // tripped series, and series names it.
-func AbortTripped(a *experiments.Abort, series []report.Series) (tripped bool, since time.Time, seriesID string) {
+func AbortTripped(a *experiments.Abort, series []result.Series) (tripped bool, since time.Time, seriesID string) {
 	beyond := func(v float64) bool {
 		return (a.Above != nil && v > *a.Above) || (a.Below != nil && v < *a.Below)
 	}
@@ -303,7 +303,7 @@ func AbortTripped(a *experiments.Abort, series []report.Series) (tripped bool, s
 		}
 		first, last := s.Samples[start].Time, s.Samples[n-1].Time
 		if last.Sub(first) >= a.For && (!tripped || first.Before(since)) {
-			tripped, since, seriesID = true, first, report.LabelString(s.Labels)
+			tripped, since, seriesID = true, first, result.LabelString(s.Labels)
 		}
 	}
 	return tripped, since, seriesID

@@ -8,15 +8,15 @@ import (
 	"math"
 	"sort"
 
-	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/result"
 )
 
 // Summarize computes the statistics of values. Percentiles interpolate linearly between
 // closest ranks (numpy's default); the standard deviation is the sample one (n-1).
-func Summarize(values []float64) report.Stats {
+func Summarize(values []float64) result.Stats {
 	n := len(values)
 	if n == 0 {
-		return report.Stats{}
+		return result.Stats{}
 	}
 	sorted := append([]float64(nil), values...)
 	sort.Float64s(sorted)
@@ -36,7 +36,7 @@ func Summarize(values []float64) report.Stats {
 	if sd < 1e-12*math.Abs(mean) {
 		sd = 0 // rounding noise of equal values, not spread
 	}
-	return report.Stats{
+	return result.Stats{
 		Count:  n,
 		Mean:   mean,
 		Min:    sorted[0],

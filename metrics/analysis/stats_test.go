@@ -4,7 +4,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/result"
 )
 
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol*math.Max(1, math.Abs(b)) }
@@ -18,13 +18,13 @@ func TestSummarize(t *testing.T) {
 	tests := []struct {
 		name string
 		in   []float64
-		want report.Stats
+		want result.Stats
 	}{
-		{"empty", nil, report.Stats{}},
-		{"one", []float64{3}, report.Stats{Count: 1, Mean: 3, Min: 3, Max: 3, P50: 3, P95: 3, P99: 3}},
+		{"empty", nil, result.Stats{}},
+		{"one", []float64{3}, result.Stats{Count: 1, Mean: 3, Min: 3, Max: 3, P50: 3, P95: 3, P99: 3}},
 		{"latencies with an outlier", []float64{0.12, 0.15, 0.11, 0.19, 0.14, 0.13, 0.5, 0.16, 0.12, 0.18},
-			report.Stats{Count: 10, Mean: 0.18, Min: 0.11, Max: 0.5, P50: 0.145, P95: 0.3605, P99: 0.4721, Stddev: 0.11547005383792515}},
-		{"two", []float64{1, 2}, report.Stats{Count: 2, Mean: 1.5, Min: 1, Max: 2, P50: 1.5, P95: 1.95, P99: 1.99, Stddev: math.Sqrt(0.5)}},
+			result.Stats{Count: 10, Mean: 0.18, Min: 0.11, Max: 0.5, P50: 0.145, P95: 0.3605, P99: 0.4721, Stddev: 0.11547005383792515}},
+		{"two", []float64{1, 2}, result.Stats{Count: 2, Mean: 1.5, Min: 1, Max: 2, P50: 1.5, P95: 1.95, P99: 1.99, Stddev: math.Sqrt(0.5)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

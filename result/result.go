@@ -1,17 +1,16 @@
-// Package report holds the Result of a run, the one document every output is rendered
-// from (text, JSON, Markdown, HTML, JUnit), and the comparison of two results.
+// Package result holds the Result of a run: the one plain-data document that every
+// output is rendered from (text, JSON, Markdown, HTML, JUnit), that `diff` compares and
+// that is stored. It defines the JSON schema (docs/report.md documents every field), the
+// phase names, series identity, and reading and writing the stored form. It imports
+// nothing of faultline's: every other package may use it, it uses none of them.
 //
 // A Result is plain data. The runner fills the run-level parts (experiment, times,
 // status, timeline, targets, events, series, warnings, exit code); the analysis
 // (metrics/analysis) fills the analysis parts (per-phase statistics, impact, time to
 // impact and recover, check verdicts, score). docs/report.md documents every field.
-package report
+package result
 
-import (
-	"time"
-
-	"github.com/faultline/faultline/faults"
-)
+import "time"
 
 // SchemaVersion is the version of the Result document. It changes when a field changes
 // meaning or disappears; new optional fields do not change it.
@@ -61,7 +60,7 @@ type Result struct {
 	// Timeline is the planned timeline as absolute times.
 	Timeline Timeline `json:"timeline"`
 	// Targets holds, per target block name, the containers it resolved to.
-	Targets map[string][]faults.Target `json:"targets,omitempty"`
+	Targets map[string][]Target `json:"targets,omitempty"`
 	// Events lists every injection and revert as it happened, in time order.
 	Events []Event `json:"events,omitempty"`
 	// Metrics holds, per metric block, its series, statistics and impact.

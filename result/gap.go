@@ -1,0 +1,36 @@
+package result
+
+import (
+	"math"
+	"time"
+)
+
+// Gap reasons.
+const (
+	GapEmpty   = "empty result"
+	GapTimeout = "timeout"
+	GapNaN     = "not a number"
+	GapMissing = "no value at this step"
+)
+
+// AddGap appends [start, end) to gaps, merging it into the last gap when they touch and
+// have the same reason.
+func AddGap(gaps []Gap, start, end time.Time, reason string) []Gap {
+	if n := len(gaps); n > 0 && gaps[n-1].Reason == reason && !start.After(gaps[n-1].End) {
+		if end.After(gaps[n-1].End) {
+			gaps[n-1].End = end
+		}
+		return gaps
+	}
+	return append(gaps, Gap{Start: start.UTC(), End: end.UTC(), Reason: reason})
+}
+
+// AddValue appends one observed value to s: a finite value is a sample, anything else
+// a gap of one step (NaN and ±Inf cannot be compared or written as JSON).
+func (s *Series) AddValue(t time.Time, v float64, step time.Duration) {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		s.Gaps = AddGap(s.Gaps, t, t.Add(step), GapNaN)
+		return
+	}
+	s.Samples = append(s.Samples, Sample{Time: t, Value: v})
+}
