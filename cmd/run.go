@@ -138,7 +138,7 @@ func runRun(env *Env, opts *runOptions) error {
 	}
 	var prom *metrics.Client
 	if exp.Prometheus != nil {
-		if prom, err = metrics.NewClient(exp.Prometheus, env.Getenv); err != nil {
+		if prom, err = metrics.NewClient(runner.ClientConfig(exp.Prometheus), env.Getenv); err != nil {
 			return exitf(ExitPreflight, "preflight: prometheus: %w", err)
 		}
 	}
@@ -156,7 +156,7 @@ func runRun(env *Env, opts *runOptions) error {
 		Version:   BuildVersion(),
 	}
 	if prom != nil {
-		cfg.Sampler = metrics.NewSampler(prom.Query, exp.Metrics)
+		cfg.Sampler = metrics.NewSampler(prom.Query, runner.Queries(exp))
 		cfg.RangeQuery = prom.RangeQuery
 		cfg.Warnings = prom.Warnings()
 	}
@@ -220,7 +220,7 @@ func runPreflight(exp *experiments.Experiment, prom *metrics.Client) []runner.Pr
 	var checks []runner.PreflightCheck
 	if prom != nil {
 		checks = append(checks, runner.PreflightCheck{Name: "prometheus", Run: func(ctx context.Context) error {
-			return prom.Preflight(ctx, exp.Metrics)
+			return prom.Preflight(ctx, runner.Queries(exp))
 		}})
 	}
 	var needs []string

@@ -12,18 +12,19 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/result"
 	"github.com/hashicorp/hcl/v2"
 )
 
-// Phase names, as used by checks' `during` and by the analysis.
+// Phase names, as used by checks' `during`: the result's own (package result).
 const (
-	PhaseBaseline = "baseline"
-	PhaseFault    = "fault"
-	PhaseRecovery = "recovery"
+	PhaseBaseline = result.PhaseBaseline
+	PhaseFault    = result.PhaseFault
+	PhaseRecovery = result.PhaseRecovery
 )
 
 // Phases lists the phases in the order they happen.
-var Phases = []string{PhaseBaseline, PhaseFault, PhaseRecovery}
+var Phases = result.Phases
 
 // Experiment is one loaded, validated experiment file.
 type Experiment struct {

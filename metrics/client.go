@@ -10,7 +10,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faultline/faultline/experiments"
 	"github.com/faultline/faultline/result"
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
@@ -59,10 +57,40 @@ type Client struct {
 	warnings []string
 }
 
-// NewClient builds a client from the experiment's prometheus block. Secrets are read
+// ClientConfig says how to reach one Prometheus server: the experiment's prometheus
+// block, as the caller translates it.
+type ClientConfig struct {
+	URL string
+	// BearerTokenFile or BearerTokenEnv (the name of an environment variable) holds the
+	// token sent as "Authorization: Bearer".
+	BearerTokenFile string
+	BearerTokenEnv  string
+	BasicAuth       *BasicAuth
+	TLS             *TLSConfig
+	Headers         map[string]string
+	// Timeout bounds one query; 0 means DefaultTimeout.
+	Timeout time.Duration
+}
+
+// BasicAuth is HTTP basic authentication with the password read from a file.
+type BasicAuth struct {
+	Username     string
+	PasswordFile string
+}
+
+// TLSConfig is the TLS setup towards the server.
+type TLSConfig struct {
+	CAFile             string
+	CertFile           string
+	KeyFile            string
+	ServerName         string
+	InsecureSkipVerify bool
+}
+
+// NewClient builds a client from cfg. Secrets are read
 // from the files and environment variables the block names now, so that a missing file
 // fails before the run; they never appear in errors. getenv is os.Getenv in production.
-func NewClient(cfg *experiments.Prometheus, getenv func(string) string) (*Client, error) {
+func NewClient(cfg *ClientConfig, getenv func(string) string) (*Client, error) {
 	if cfg == nil {
 		return nil, errors.New("no prometheus block: add one with the url of the server that scrapes the targets")
 	}
@@ -233,9 +261,6 @@ func sortSeries(s []Series) {
 	sort.SliceStable(s, func(i, j int) bool { return result.LabelString(s[i].Labels) < result.LabelString(s[j].Labels) })
 }
 
-// finite reports whether v is a usable sample value.
-func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-
 type authTransport struct {
 	next                 http.RoundTripper
 	headers              map[string]string
@@ -254,7 +279,7 @@ func (a *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return a.next.RoundTrip(req)
 }
 
-func tlsConfig(t *experiments.TLS) (*tls.Config, string, error) {
+func tlsConfig(t *TLSConfig) (*tls.Config, string, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if t == nil {
 		return tc, "", nil

@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/faultline/faultline/experiments"
 )
 
 // ErrPreflight marks a Prometheus that cannot watch the experiment: unreachable, not
@@ -19,15 +17,15 @@ var ErrPreflight = errors.New("prometheus preflight failed")
 // Preflight checks that the server is ready and that every metric's query parses and
 // evaluates once, so that a typo in PromQL is caught before any fault. Every failing
 // query is reported, each with its file:line and Prometheus's own message.
-func (c *Client) Preflight(ctx context.Context, ms []*experiments.Metric) error {
+func (c *Client) Preflight(ctx context.Context, ms []Query) error {
 	if err := c.ready(ctx); err != nil {
 		return fmt.Errorf("%w: %w", ErrPreflight, err)
 	}
 	var errs []error
 	now := time.Now()
 	for _, m := range ms {
-		if _, err := c.Query(ctx, m.Query, now); err != nil {
-			errs = append(errs, fmt.Errorf("%s: metric %q: %w", rangeOf(m), m.Name, err))
+		if _, err := c.Query(ctx, m.Expr, now); err != nil {
+			errs = append(errs, fmt.Errorf("%s: metric %q: %w", m.where(), m.Name, err))
 		}
 	}
 	if len(errs) > 0 {
@@ -66,15 +64,4 @@ func (c *Client) ready(ctx context.Context) error {
 	default:
 		return fmt.Errorf("prometheus at %s is not ready (HTTP %d: %s): wait for it to start or check its log", c.URL(), resp.StatusCode, strings.TrimSpace(string(body)))
 	}
-}
-
-func rangeOf(m *experiments.Metric) string {
-	r := m.QueryRange
-	if r.Filename == "" {
-		r = m.DeclRange
-	}
-	if r.Filename == "" {
-		return "metric." + m.Name
-	}
-	return fmt.Sprintf("%s:%d", r.Filename, r.Start.Line)
 }

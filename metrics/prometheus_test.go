@@ -24,13 +24,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/experiments"
 	"github.com/faultline/faultline/internal/promtest"
 	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/metrics/analysis"
 	"github.com/faultline/faultline/report"
 	"github.com/faultline/faultline/result"
-	"github.com/hashicorp/hcl/v2"
 )
 
 // stepExporter serves a latency gauge for two routes; /checkout steps from 0.1 to 0.6
@@ -77,12 +75,12 @@ func TestStepSeenWhereItHappened(t *testing.T) {
 	prom := startPrometheus(t, exp)
 	prom.WaitForSamples(t, latencyQuery, 30*time.Second)
 
-	client, err := metrics.NewClient(&experiments.Prometheus{URL: prom.URL, Timeout: 5 * time.Second}, nil)
+	client, err := metrics.NewClient(&metrics.ClientConfig{URL: prom.URL, Timeout: 5 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &experiments.Metric{Name: "latency", Query: latencyQuery, Unit: "s"}
-	ms := []*experiments.Metric{m}
+	m := metrics.Query{Name: "latency", Expr: latencyQuery, Unit: "s"}
+	ms := []metrics.Query{m}
 	if err := client.Preflight(context.Background(), ms); err != nil {
 		t.Fatalf("preflight: %v", err)
 	}
@@ -155,8 +153,8 @@ func TestStepSeenWhereItHappened(t *testing.T) {
 	tl := result.Timeline{BaselineStart: start, FaultStart: faultStart, FaultEnd: faultEnd, RecoveryEnd: end}
 	below := 0.3
 	out := analysis.Analyze(analysis.Input{
-		Metrics:  ms,
-		Checks:   []*experiments.Check{{Name: "fast", Metric: "latency", Below: &below, RecoverWithin: 3 * time.Second}},
+		Metrics:  []analysis.MetricSpec{{Name: m.Name}},
+		Checks:   []analysis.CheckSpec{{Name: "fast", Metric: "latency", Below: &below, RecoverWithin: 3 * time.Second}},
 		Timeline: tl,
 		Observed: observed,
 	})
@@ -328,25 +326,25 @@ func TestAuthAgainstProxy(t *testing.T) {
 	env := map[string]string{"PROM_TOKEN": token}
 	tests := []struct {
 		name     string
-		cfg      experiments.Prometheus
+		cfg      metrics.ClientConfig
 		wantErr  string // empty: preflight passes
 		wantWarn bool
 	}{
-		{"bearer from file", experiments.Prometheus{URL: bearerURL, BearerTokenFile: tokenFile}, "", false},
-		{"bearer from env", experiments.Prometheus{URL: bearerURL, BearerTokenEnv: "PROM_TOKEN"}, "", false},
-		{"wrong bearer", experiments.Prometheus{URL: bearerURL, BearerTokenFile: wrongTokenFile}, "refused the credentials", false},
-		{"no bearer", experiments.Prometheus{URL: bearerURL}, "refused the credentials", false},
-		{"basic auth", experiments.Prometheus{URL: basicURL, BasicAuth: &experiments.BasicAuth{Username: "sre", PasswordFile: passFile}}, "", false},
-		{"basic auth wrong user", experiments.Prometheus{URL: basicURL, BasicAuth: &experiments.BasicAuth{Username: "dev", PasswordFile: passFile}}, "refused the credentials", false},
-		{"extra header", experiments.Prometheus{URL: headerURL, Headers: map[string]string{"x-scope-orgid": "team-a"}}, "", false},
-		{"missing header", experiments.Prometheus{URL: headerURL}, "refused the credentials", false},
-		{"tls with CA and client cert", experiments.Prometheus{URL: tlsURL, TLS: &experiments.TLS{CAFile: pki.caFile, CertFile: pki.certFile, KeyFile: pki.keyFile}}, "", false},
-		{"tls server name", experiments.Prometheus{URL: tlsByName, TLS: &experiments.TLS{CAFile: pki.caFile, CertFile: pki.certFile, KeyFile: pki.keyFile, ServerName: "prometheus.test"}}, "", false},
-		{"tls without our CA", experiments.Prometheus{URL: tlsURL, TLS: &experiments.TLS{CertFile: pki.certFile, KeyFile: pki.keyFile}}, "certificate we do not trust", false},
-		{"tls skip verify warns", experiments.Prometheus{URL: tlsURL, TLS: &experiments.TLS{InsecureSkipVerify: true, CertFile: pki.certFile, KeyFile: pki.keyFile}}, "", true},
-		{"tls without client cert", experiments.Prometheus{URL: tlsURL, TLS: &experiments.TLS{CAFile: pki.caFile}}, "TLS handshake", false},
+		{"bearer from file", metrics.ClientConfig{URL: bearerURL, BearerTokenFile: tokenFile}, "", false},
+		{"bearer from env", metrics.ClientConfig{URL: bearerURL, BearerTokenEnv: "PROM_TOKEN"}, "", false},
+		{"wrong bearer", metrics.ClientConfig{URL: bearerURL, BearerTokenFile: wrongTokenFile}, "refused the credentials", false},
+		{"no bearer", metrics.ClientConfig{URL: bearerURL}, "refused the credentials", false},
+		{"basic auth", metrics.ClientConfig{URL: basicURL, BasicAuth: &metrics.BasicAuth{Username: "sre", PasswordFile: passFile}}, "", false},
+		{"basic auth wrong user", metrics.ClientConfig{URL: basicURL, BasicAuth: &metrics.BasicAuth{Username: "dev", PasswordFile: passFile}}, "refused the credentials", false},
+		{"extra header", metrics.ClientConfig{URL: headerURL, Headers: map[string]string{"x-scope-orgid": "team-a"}}, "", false},
+		{"missing header", metrics.ClientConfig{URL: headerURL}, "refused the credentials", false},
+		{"tls with CA and client cert", metrics.ClientConfig{URL: tlsURL, TLS: &metrics.TLSConfig{CAFile: pki.caFile, CertFile: pki.certFile, KeyFile: pki.keyFile}}, "", false},
+		{"tls server name", metrics.ClientConfig{URL: tlsByName, TLS: &metrics.TLSConfig{CAFile: pki.caFile, CertFile: pki.certFile, KeyFile: pki.keyFile, ServerName: "prometheus.test"}}, "", false},
+		{"tls without our CA", metrics.ClientConfig{URL: tlsURL, TLS: &metrics.TLSConfig{CertFile: pki.certFile, KeyFile: pki.keyFile}}, "certificate we do not trust", false},
+		{"tls skip verify warns", metrics.ClientConfig{URL: tlsURL, TLS: &metrics.TLSConfig{InsecureSkipVerify: true, CertFile: pki.certFile, KeyFile: pki.keyFile}}, "", true},
+		{"tls without client cert", metrics.ClientConfig{URL: tlsURL, TLS: &metrics.TLSConfig{CAFile: pki.caFile}}, "TLS handshake", false},
 	}
-	ms := []*experiments.Metric{{Name: "latency", Query: latencyQuery}}
+	ms := []metrics.Query{{Name: "latency", Expr: latencyQuery}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -388,26 +386,23 @@ func TestPreflightErrors(t *testing.T) {
 	closedURL := closed.URL
 	closed.Close() // nothing listens there any more
 
-	at := func(line int) hcl.Range {
-		return hcl.Range{Filename: "checkout.hcl", Start: hcl.Pos{Line: line, Column: 11}}
-	}
 	tests := []struct {
 		name    string
 		url     string
-		metrics []*experiments.Metric
+		metrics []metrics.Query
 		want    []string
 	}{
-		{"bad PromQL", prom.URL, []*experiments.Metric{
-			{Name: "ok", Query: latencyQuery, QueryRange: at(10)},
-			{Name: "typo", Query: `rate(http_requests_total[5m]`, QueryRange: at(14)},
-			{Name: "bad_func", Query: `histogram_quantil(0.99, x)`, QueryRange: at(18)},
+		{"bad PromQL", prom.URL, []metrics.Query{
+			{Name: "ok", Expr: latencyQuery, Where: "checkout.hcl:10"},
+			{Name: "typo", Expr: `rate(http_requests_total[5m]`, Where: "checkout.hcl:14"},
+			{Name: "bad_func", Expr: `histogram_quantil(0.99, x)`, Where: "checkout.hcl:18"},
 		}, []string{`checkout.hcl:14: metric "typo"`, "unclosed left parenthesis", `checkout.hcl:18: metric "bad_func"`, "unknown function"}},
-		{"unreachable server", closedURL, []*experiments.Metric{{Name: "ok", Query: "up"}}, []string{"unreachable", "check the url"}},
+		{"unreachable server", closedURL, []metrics.Query{{Name: "ok", Expr: "up"}}, []string{"unreachable", "check the url"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := metrics.NewClient(&experiments.Prometheus{URL: tt.url, Timeout: 5 * time.Second}, nil)
+			c, err := metrics.NewClient(&metrics.ClientConfig{URL: tt.url, Timeout: 5 * time.Second}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

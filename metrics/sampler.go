@@ -9,17 +9,32 @@ import (
 	"sync"
 	"time"
 
-	"github.com/faultline/faultline/experiments"
 	"github.com/faultline/faultline/result"
 )
 
-// Gap reasons.
-const (
-	GapEmpty   = "empty result"
-	GapTimeout = "timeout"
-	GapNaN     = "not a number"
-	GapMissing = "no value at this step"
-)
+// Query is one watched metric: a metric block, as the caller translates it.
+type Query struct {
+	// Name is the metric's name in the result; Expr its PromQL expression.
+	Name string
+	Expr string
+	// Unit and Description are copied into the result.
+	Unit        string
+	Description string
+	// Where says where the query was written (file:line) for messages; empty: metric.NAME.
+	Where string
+}
+
+func (q Query) where() string {
+	if q.Where == "" {
+		return "metric." + q.Name
+	}
+	return q.Where
+}
+
+// Header is the metric's entry in a Result, before any series.
+func (q Query) Header() result.Metric {
+	return result.Metric{Name: q.Name, Query: q.Expr, Unit: q.Unit, Description: q.Description}
+}
 
 // Observation is what one instant query of one metric gave at one time.
 type Observation struct {
@@ -36,11 +51,11 @@ type Observation struct {
 // result, a timeout or an error is an Observation with a Gap.
 type Sampler struct {
 	query   QueryFunc
-	metrics []*experiments.Metric
+	metrics []Query
 }
 
 // NewSampler samples ms with query (Client.Query in production).
-func NewSampler(query QueryFunc, ms []*experiments.Metric) *Sampler {
+func NewSampler(query QueryFunc, ms []Query) *Sampler {
 	return &Sampler{query: query, metrics: ms}
 }
 
@@ -62,17 +77,17 @@ func (s *Sampler) Sample(ctx context.Context, at time.Time) []Observation {
 	return out
 }
 
-func (s *Sampler) one(ctx context.Context, m *experiments.Metric, at time.Time) Observation {
+func (s *Sampler) one(ctx context.Context, m Query, at time.Time) Observation {
 	obs := Observation{Metric: m.Name, At: at}
-	series, err := s.query(ctx, m.Query, at)
+	series, err := s.query(ctx, m.Expr, at)
 	var netErr net.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		obs.Gap = GapTimeout
+		obs.Gap = result.GapTimeout
 	case err != nil:
 		obs.Gap = "error: " + err.Error()
 	case len(series) == 0:
-		obs.Gap = GapEmpty
+		obs.Gap = result.GapEmpty
 	default:
 		obs.Series = series
 	}
@@ -84,7 +99,7 @@ func (s *Sampler) one(ctx context.Context, m *experiments.Metric, at time.Time) 
 type Recorder struct {
 	mu      sync.Mutex
 	step    time.Duration
-	metrics []*experiments.Metric
+	metrics []Query
 	byName  map[string]*recorded
 }
 
@@ -95,7 +110,7 @@ type recorded struct {
 }
 
 // NewRecorder records observations of ms taken every step.
-func NewRecorder(ms []*experiments.Metric, step time.Duration) *Recorder {
+func NewRecorder(ms []Query, step time.Duration) *Recorder {
 	r := &Recorder{step: step, metrics: ms, byName: map[string]*recorded{}}
 	for _, m := range ms {
 		r.byName[m.Name] = &recorded{series: map[string]*result.Series{}}
@@ -113,7 +128,7 @@ func (r *Recorder) Add(obs ...Observation) {
 			continue
 		}
 		if o.Gap != "" {
-			rec.gaps = addGap(rec.gaps, o.At, o.At.Add(r.step), o.Gap)
+			rec.gaps = result.AddGap(rec.gaps, o.At, o.At.Add(r.step), o.Gap)
 			continue
 		}
 		for _, s := range o.Series {
@@ -125,11 +140,7 @@ func (r *Recorder) Add(obs ...Observation) {
 				rec.order = append(rec.order, key)
 			}
 			for _, p := range s.Samples {
-				if finite(p.Value) {
-					ser.Samples = append(ser.Samples, result.Sample{Time: p.Time, Value: p.Value})
-				} else {
-					ser.Gaps = addGap(ser.Gaps, p.Time, p.Time.Add(r.step), GapNaN)
-				}
+				ser.AddValue(p.Time, p.Value, r.step)
 			}
 		}
 	}
@@ -159,7 +170,7 @@ func (r *Recorder) Series(metric string) []result.Series {
 func (r *Recorder) Metrics() []result.Metric {
 	out := make([]result.Metric, 0, len(r.metrics))
 	for _, m := range r.metrics {
-		rm := metricHeader(m)
+		rm := m.Header()
 		rm.Series = r.Series(m.Name)
 		r.mu.Lock()
 		rm.Gaps = append([]result.Gap(nil), r.byName[m.Name].gaps...)
@@ -173,16 +184,16 @@ func (r *Recorder) Metrics() []result.Metric {
 // returns the metrics in the Result's shape. Steps without a value become gaps. A
 // failing query is a gap over the whole run and an error in the returned list; the
 // other metrics are still collected.
-func Collect(ctx context.Context, query RangeQueryFunc, ms []*experiments.Metric, start, end time.Time, step time.Duration) ([]result.Metric, []error) {
+func Collect(ctx context.Context, query RangeQueryFunc, ms []Query, start, end time.Time, step time.Duration) ([]result.Metric, []error) {
 	// Whole milliseconds, as Prometheus keeps them, so the steps it returns fall on ours.
 	start, end = start.Truncate(time.Millisecond), end.Truncate(time.Millisecond)
 	out := make([]result.Metric, 0, len(ms))
 	var errs []error
 	for _, m := range ms {
-		series, err := query(ctx, m.Query, start, end, step)
+		series, err := query(ctx, m.Expr, start, end, step)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("range query of metric %q: %w", m.Name, err))
-			rm := metricHeader(m)
+			rm := m.Header()
 			rm.Gaps = []result.Gap{{Start: start, End: end, Reason: "error: " + err.Error()}}
 			out = append(out, rm)
 			continue
@@ -194,10 +205,10 @@ func Collect(ctx context.Context, query RangeQueryFunc, ms []*experiments.Metric
 
 // FromRange converts a range query's result into the Result's shape: non-finite values
 // and missing steps become gaps; a query that returned nothing is one gap over the run.
-func FromRange(m *experiments.Metric, series []Series, start, end time.Time, step time.Duration) result.Metric {
-	rm := metricHeader(m)
+func FromRange(m Query, series []Series, start, end time.Time, step time.Duration) result.Metric {
+	rm := m.Header()
 	if len(series) == 0 {
-		rm.Gaps = []result.Gap{{Start: start, End: end, Reason: GapEmpty}}
+		rm.Gaps = []result.Gap{{Start: start, End: end, Reason: result.GapEmpty}}
 		return rm
 	}
 	for _, s := range series {
@@ -212,30 +223,12 @@ func FromRange(m *experiments.Metric, series []Series, start, end time.Time, ste
 			p, ok := byStep[k]
 			switch {
 			case !ok:
-				rs.Gaps = addGap(rs.Gaps, t, t.Add(step), GapMissing)
-			case !finite(p.Value):
-				rs.Gaps = addGap(rs.Gaps, p.Time, p.Time.Add(step), GapNaN)
+				rs.Gaps = result.AddGap(rs.Gaps, t, t.Add(step), result.GapMissing)
 			default:
-				rs.Samples = append(rs.Samples, result.Sample{Time: p.Time.UTC(), Value: p.Value})
+				rs.AddValue(p.Time.UTC(), p.Value, step)
 			}
 		}
 		rm.Series = append(rm.Series, rs)
 	}
 	return rm
-}
-
-func metricHeader(m *experiments.Metric) result.Metric {
-	return result.Metric{Name: m.Name, Query: m.Query, Unit: m.Unit, Description: m.Description}
-}
-
-// addGap appends [start, end) to gaps, merging it into the last gap when they touch and
-// have the same reason.
-func addGap(gaps []result.Gap, start, end time.Time, reason string) []result.Gap {
-	if n := len(gaps); n > 0 && gaps[n-1].Reason == reason && !start.After(gaps[n-1].End) {
-		if end.After(gaps[n-1].End) {
-			gaps[n-1].End = end
-		}
-		return gaps
-	}
-	return append(gaps, result.Gap{Start: start.UTC(), End: end.UTC(), Reason: reason})
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/experiments"
 	"github.com/faultline/faultline/result"
 )
 
@@ -19,9 +18,9 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func TestSamplerRecordsGapsNotFailures(t *testing.T) {
 	t.Parallel()
-	ms := []*experiments.Metric{
-		{Name: "ok", Query: "ok"}, {Name: "empty", Query: "empty"},
-		{Name: "slow", Query: "slow"}, {Name: "broken", Query: "broken"}, {Name: "nan", Query: "nan"},
+	ms := []Query{
+		{Name: "ok", Expr: "ok"}, {Name: "empty", Expr: "empty"},
+		{Name: "slow", Expr: "slow"}, {Name: "broken", Expr: "broken"}, {Name: "nan", Expr: "nan"},
 	}
 	query := func(ctx context.Context, q string, at time.Time) ([]Series, error) {
 		switch q {
@@ -78,7 +77,7 @@ func TestSamplerRecordsGapsNotFailures(t *testing.T) {
 
 func TestFromRangeMarksMissingSteps(t *testing.T) {
 	t.Parallel()
-	m := &experiments.Metric{Name: "m", Query: "q", Unit: "s"}
+	m := Query{Name: "m", Expr: "q", Unit: "s"}
 	step := time.Second
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * step) }
 	series := []Series{{Labels: map[string]string{"a": "b"}, Samples: []Sample{
@@ -101,7 +100,7 @@ func TestFromRangeMarksMissingSteps(t *testing.T) {
 		t.Errorf("gaps %q, want %q", gaps, want)
 	}
 	empty := FromRange(m, nil, at(0), at(6), step)
-	if len(empty.Series) != 0 || len(empty.Gaps) != 1 || empty.Gaps[0].Reason != GapEmpty {
+	if len(empty.Series) != 0 || len(empty.Gaps) != 1 || empty.Gaps[0].Reason != result.GapEmpty {
 		t.Errorf("an empty result should be one gap over the run: %+v", empty)
 	}
 }
@@ -111,14 +110,14 @@ func TestNewClientRejectsBadConfig(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {
 		name string
-		cfg  experiments.Prometheus
+		cfg  ClientConfig
 		want string
 	}{
-		{"not a url", experiments.Prometheus{URL: "127.0.0.1:9090"}, "is not an http(s) URL"},
-		{"missing token file", experiments.Prometheus{URL: "http://127.0.0.1:9090", BearerTokenFile: dir + "/nope"}, "bearer_token_file"},
-		{"unset token env", experiments.Prometheus{URL: "http://127.0.0.1:9090", BearerTokenEnv: "FAULTLINE_TEST_UNSET"}, "FAULTLINE_TEST_UNSET is empty or unset"},
-		{"cert without key", experiments.Prometheus{URL: "https://127.0.0.1:9090", TLS: &experiments.TLS{CertFile: "c.pem"}}, "cert_file and key_file go together"},
-		{"password in url is hidden", experiments.Prometheus{URL: "ftp://u:hunter2@127.0.0.1:9090"}, "u:xxxxx@"},
+		{"not a url", ClientConfig{URL: "127.0.0.1:9090"}, "is not an http(s) URL"},
+		{"missing token file", ClientConfig{URL: "http://127.0.0.1:9090", BearerTokenFile: dir + "/nope"}, "bearer_token_file"},
+		{"unset token env", ClientConfig{URL: "http://127.0.0.1:9090", BearerTokenEnv: "FAULTLINE_TEST_UNSET"}, "FAULTLINE_TEST_UNSET is empty or unset"},
+		{"cert without key", ClientConfig{URL: "https://127.0.0.1:9090", TLS: &TLSConfig{CertFile: "c.pem"}}, "cert_file and key_file go together"},
+		{"password in url is hidden", ClientConfig{URL: "ftp://u:hunter2@127.0.0.1:9090"}, "u:xxxxx@"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,7 +144,7 @@ func TestFromRangeSubMillisecondStart(t *testing.T) {
 	for k := 0; k <= 4; k++ {
 		samples = append(samples, Sample{t0.Add(time.Millisecond + time.Duration(k)*time.Second), float64(k)})
 	}
-	got := FromRange(&experiments.Metric{Name: "m"}, []Series{{Labels: map[string]string{}, Samples: samples}}, start, start.Add(4*time.Second), time.Second)
+	got := FromRange(Query{Name: "m"}, []Series{{Labels: map[string]string{}, Samples: samples}}, start, start.Add(4*time.Second), time.Second)
 	if s := got.Series[0]; len(s.Samples) != 5 || len(s.Gaps) != 0 || s.Samples[4].Value != 4 {
 		t.Errorf("samples %+v gaps %+v, want 5 samples and no gap", s.Samples, s.Gaps)
 	}
@@ -162,12 +161,12 @@ func TestSamplerTimeoutAgainstSlowServer(t *testing.T) {
 		}
 	}))
 	t.Cleanup(func() { close(release); slow.Close() })
-	c, err := NewClient(&experiments.Prometheus{URL: slow.URL, Timeout: 200 * time.Millisecond}, nil)
+	c, err := NewClient(&ClientConfig{URL: slow.URL, Timeout: 200 * time.Millisecond}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	obs := NewSampler(c.Query, []*experiments.Metric{{Name: "m", Query: "up"}}).Sample(context.Background(), t0)
-	if len(obs) != 1 || obs[0].Gap != GapTimeout {
+	obs := NewSampler(c.Query, []Query{{Name: "m", Expr: "up"}}).Sample(context.Background(), t0)
+	if len(obs) != 1 || obs[0].Gap != result.GapTimeout {
 		t.Errorf("observation %+v, want a timeout gap", obs)
 	}
 }

@@ -3,7 +3,6 @@ package report_test
 import (
 	"time"
 
-	"github.com/faultline/faultline/experiments"
 	"github.com/faultline/faultline/metrics/analysis"
 	"github.com/faultline/faultline/result"
 )
@@ -18,15 +17,16 @@ func at(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Seco
 // shows it must escape.
 func fixture(recoverAt float64, errors float64) *result.Result {
 	below, errBelow, half := 0.5, 0.05, 0.5
-	checks := []*experiments.Check{
+	checks := []analysis.CheckSpec{
 		{Name: "latency_recovers", Metric: "p99_latency", Below: &below, During: []string{"recovery"}, RecoverWithin: 30 * time.Second},
 		{Name: "latency_holds", Metric: "p99_latency", MaxChange: &half, Aggregate: "p95", During: []string{"fault"}},
 		{Name: "errors_low", Metric: "error_ratio", Below: &errBelow, Aggregate: "mean", During: []string{"fault"}},
 	}
-	ms := []*experiments.Metric{
+	headers := []result.Metric{
 		{Name: "p99_latency", Query: `histogram_quantile(0.99, sum by (le, route) (rate(http_request_duration_seconds_bucket{job="shop"}[30s])))`, Unit: "s", Description: "p99 of <b>checkout</b>"},
 		{Name: "error_ratio", Query: `sum(rate(http_requests_total{code=~"5.."}[30s])) / sum(rate(http_requests_total[30s]))`},
 	}
+	ms := []analysis.MetricSpec{{Name: "p99_latency"}, {Name: "error_ratio"}}
 	tl := result.Timeline{
 		BaselineStart: at(0), FaultStart: at(60), FaultEnd: at(120), RecoveryEnd: at(180),
 		Injections: []result.PlannedInjection{
@@ -55,8 +55,8 @@ func fixture(recoverAt float64, errors float64) *result.Result {
 	}
 	evil.Gaps = []result.Gap{{Start: at(100), End: at(105), Reason: "no value at this step"}}
 	observed := []result.Metric{
-		{Name: "p99_latency", Query: ms[0].Query, Unit: "s", Description: ms[0].Description, Series: []result.Series{checkout, evil}},
-		{Name: "error_ratio", Query: ms[1].Query, Series: []result.Series{ratio}},
+		{Name: "p99_latency", Query: headers[0].Query, Unit: "s", Description: headers[0].Description, Series: []result.Series{checkout, evil}},
+		{Name: "error_ratio", Query: headers[1].Query, Series: []result.Series{ratio}},
 	}
 	r := &result.Result{
 		SchemaVersion:    result.SchemaVersion,

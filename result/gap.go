@@ -34,3 +34,15 @@ func (s *Series) AddValue(t time.Time, v float64, step time.Duration) {
 	}
 	s.Samples = append(s.Samples, Sample{Time: t, Value: v})
 }
+
+// WithoutNonFinite returns s with every non-finite sample moved into a gap of width
+// step (0: a point), as AddValue would have recorded it. Samples and gaps are copied.
+func (s Series) WithoutNonFinite(step time.Duration) Series {
+	samples := s.Samples
+	s.Samples = make([]Sample, 0, len(samples))
+	s.Gaps = append([]Gap(nil), s.Gaps...)
+	for _, p := range samples {
+		s.AddValue(p.Time, p.Value, step)
+	}
+	return s
+}

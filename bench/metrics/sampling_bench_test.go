@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/experiments"
 	"github.com/faultline/faultline/internal/promtest"
 	"github.com/faultline/faultline/internal/testreal"
 	"github.com/faultline/faultline/metrics"
@@ -36,17 +35,17 @@ func BenchmarkSamplingRound(b *testing.B) {
 	prom := promtest.Start(b, promtest.Options{Targets: []string{exp.Listener.Addr().String()}})
 	prom.WaitTargetsUp(b, 30*time.Second)
 	prom.WaitForSamples(b, "faultline_bench_latency_seconds", 30*time.Second)
-	client, err := metrics.NewClient(&experiments.Prometheus{URL: prom.URL, Timeout: 10 * time.Second}, nil)
+	client, err := metrics.NewClient(&metrics.ClientConfig{URL: prom.URL, Timeout: 10 * time.Second}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	curl, curlErr := exec.LookPath("curl")
 
 	for _, n := range []int{1, 5, 20} {
-		ms := make([]*experiments.Metric, n)
+		ms := make([]metrics.Query, n)
 		for i := range ms {
-			ms[i] = &experiments.Metric{Name: fmt.Sprintf("m%d", i),
-				Query: fmt.Sprintf(`max by (route) (max_over_time(faultline_bench_latency_seconds[30s])) * %d`, i+1)}
+			ms[i] = metrics.Query{Name: fmt.Sprintf("m%d", i),
+				Expr: fmt.Sprintf(`max by (route) (max_over_time(faultline_bench_latency_seconds[30s])) * %d`, i+1)}
 		}
 		sampler := metrics.NewSampler(client.Query, ms)
 		b.Run(fmt.Sprintf("metrics=%d/faultline", n), func(b *testing.B) {
@@ -62,7 +61,7 @@ func BenchmarkSamplingRound(b *testing.B) {
 		b.Run(fmt.Sprintf("metrics=%d/sequential", n), func(b *testing.B) {
 			for b.Loop() {
 				for _, m := range ms {
-					if _, err := client.Query(context.Background(), m.Query, time.Now()); err != nil {
+					if _, err := client.Query(context.Background(), m.Expr, time.Now()); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -75,7 +74,7 @@ func BenchmarkSamplingRound(b *testing.B) {
 			}
 			for b.Loop() {
 				for _, m := range ms {
-					u := prom.URL + "/api/v1/query?query=" + url.QueryEscape(m.Query)
+					u := prom.URL + "/api/v1/query?query=" + url.QueryEscape(m.Expr)
 					if out, err := exec.Command(curl, "-fsS", u).CombinedOutput(); err != nil {
 						b.Fatalf("curl: %v: %s", err, out)
 					}

@@ -245,7 +245,7 @@ func TestRealPrometheusLostMidFault(t *testing.T) {
 	e := plan.Experiment
 	e.Prometheus = &experiments.Prometheus{URL: prom.URL, Timeout: time.Second, LossGrace: 2 * time.Second}
 	e.Metrics = []*experiments.Metric{{Name: "up", Query: "up"}}
-	promClient, err := metrics.NewClient(e.Prometheus, func(string) string { return "" })
+	promClient, err := metrics.NewClient(ClientConfig(e.Prometheus), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func TestRealPrometheusLostMidFault(t *testing.T) {
 		}
 	}
 	res, err := Run(context.Background(), Config{Plan: plan, Faults: containerFaults(cli), Journal: j, Progress: progress,
-		Sampler: metrics.NewSampler(promClient.Query, e.Metrics), RangeQuery: promClient.RangeQuery})
+		Sampler: metrics.NewSampler(promClient.Query, Queries(e)), RangeQuery: promClient.RangeQuery})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -163,6 +163,12 @@ type run struct {
 	log      *slog.Logger
 	built    map[*experiments.FaultSpec]faults.Fault
 	recorder *metrics.Recorder
+	// queries, metricSpecs, checkSpecs and aborts are the experiment's metric, check and
+	// abort blocks as the stages below take them.
+	queries     []metrics.Query
+	metricSpecs []analysis.MetricSpec
+	checkSpecs  []analysis.CheckSpec
+	aborts      []analysis.AbortSpec
 	sem      chan struct{}
 	// settled[i][id] is closed once injection i is done with container id: reverted,
 	// or never injected. A later injection on that container waits for it.
@@ -203,16 +209,23 @@ func newRun(cfg Config) (*run, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	e := cfg.Plan.Experiment
-	return &run{
-		cfg:      cfg,
-		plan:     cfg.Plan,
-		clock:    cfg.Clock,
-		log:      log,
-		built:    map[*experiments.FaultSpec]faults.Fault{},
-		recorder: metrics.NewRecorder(e.Metrics, e.Step),
-		sem:      make(chan struct{}, cfg.Parallel),
-		active:   map[string]bool{},
-	}, nil
+	r := &run{
+		cfg:         cfg,
+		plan:        cfg.Plan,
+		clock:       cfg.Clock,
+		log:         log,
+		built:       map[*experiments.FaultSpec]faults.Fault{},
+		queries:     Queries(e),
+		metricSpecs: metricSpecs(e),
+		checkSpecs:  checkSpecs(e),
+		sem:         make(chan struct{}, cfg.Parallel),
+		active:      map[string]bool{},
+	}
+	for _, a := range e.Aborts {
+		r.aborts = append(r.aborts, abortSpec(a))
+	}
+	r.recorder = metrics.NewRecorder(r.queries, e.Step)
+	return r, nil
 }
 
 // preflightStage builds every fault (bad parameters are ErrInvalid) and runs every
@@ -491,7 +504,7 @@ func analysisStage(ctx context.Context, r *run) error {
 	lost := r.stopped != nil && r.stopped.lost
 	if r.cfg.RangeQuery != nil && !lost {
 		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-		collected, errs := metrics.Collect(qctx, r.cfg.RangeQuery, e.Metrics, r.t0, r.obsEnd, e.Step)
+		collected, errs := metrics.Collect(qctx, r.cfg.RangeQuery, r.queries, r.t0, r.obsEnd, e.Step)
 		cancel()
 		if len(errs) == 0 {
 			observed = collected
@@ -500,7 +513,7 @@ func analysisStage(ctx context.Context, r *run) error {
 		}
 	}
 	analysis.Analyze(analysis.Input{
-		Metrics: e.Metrics, Checks: e.Checks, Timeline: r.res.Timeline, Observed: observed,
+		Metrics: r.metricSpecs, Checks: r.checkSpecs, Timeline: r.res.Timeline, Observed: observed,
 	}).Apply(r.res)
 	return nil
 }

@@ -58,7 +58,7 @@ func (r *run) sampleLoop(obs, harm context.Context) {
 				lostPrefix, lastAnswer.Format(time.RFC3339), grace, firstGap(observations))})
 			continue
 		}
-		for _, a := range e.Aborts {
+		for _, a := range r.aborts {
 			if tripped, since, series := analysis.AbortTripped(a, r.recorder.Series(a.Metric)); tripped {
 				r.stopHarm(&stopCause{status: result.StatusAborted, reason: fmt.Sprintf(
 					"abort guard %q tripped: metric %q %s since %s (series %s)",
@@ -73,7 +73,7 @@ func (r *run) sampleLoop(obs, harm context.Context) {
 // an answer, an error or a timeout is not.
 func answered(obs []metrics.Observation) bool {
 	for _, o := range obs {
-		if o.Gap == "" || o.Gap == metrics.GapEmpty {
+		if o.Gap == "" || o.Gap == result.GapEmpty {
 			return true
 		}
 	}
@@ -102,14 +102,13 @@ func guardText(above, below *float64, d time.Duration) string {
 
 // liveChecks evaluates every check on what was sampled so far, for the live view.
 func (r *run) liveChecks() []result.CheckResult {
-	e := r.plan.Experiment
-	if len(e.Checks) == 0 {
+	if len(r.checkSpecs) == 0 {
 		return nil
 	}
 	r.mu.Lock()
 	tl := r.res.Timeline
 	r.mu.Unlock()
 	return analysis.Analyze(analysis.Input{
-		Metrics: e.Metrics, Checks: e.Checks, Timeline: tl, Observed: r.recorder.Metrics(),
+		Metrics: r.metricSpecs, Checks: r.checkSpecs, Timeline: tl, Observed: r.recorder.Metrics(),
 	}).Checks
 }

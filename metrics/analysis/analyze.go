@@ -5,7 +5,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/faultline/faultline/experiments"
 	"github.com/faultline/faultline/result"
 )
 
@@ -40,8 +39,8 @@ func (o Options) withDefaults() Options {
 
 // Input is everything the analysis reads.
 type Input struct {
-	Metrics  []*experiments.Metric
-	Checks   []*experiments.Check
+	Metrics  []MetricSpec
+	Checks   []CheckSpec
 	Timeline result.Timeline
 	// Observed holds the metrics as collected (metrics.Collect), with samples and gaps;
 	// the analysis fills in their statistics.
@@ -72,7 +71,7 @@ func Analyze(in Input) Output {
 	for _, m := range in.Metrics {
 		rm, ok := byName[m.Name]
 		if !ok {
-			rm = result.Metric{Name: m.Name, Query: m.Query, Unit: m.Unit, Description: m.Description}
+			rm = result.Metric{Name: m.Name}
 		}
 		mopts := opts
 		if m.ToleranceAbs > 0 || m.ToleranceRel > 0 {
@@ -97,25 +96,10 @@ func Analyze(in Input) Output {
 	return out
 }
 
-// PhaseOf names the phase a time falls in: [BaselineStart, FaultStart) baseline,
-// [FaultStart, FaultEnd) fault, from FaultEnd on recovery. Before the baseline it is "".
-func PhaseOf(tl result.Timeline, t time.Time) string {
-	switch {
-	case t.Before(tl.BaselineStart):
-		return ""
-	case t.Before(tl.FaultStart):
-		return experiments.PhaseBaseline
-	case t.Before(tl.FaultEnd):
-		return experiments.PhaseFault
-	default:
-		return experiments.PhaseRecovery
-	}
-}
-
 func phaseValues(s result.Series, tl result.Timeline) map[string][]float64 {
 	out := map[string][]float64{}
 	for _, p := range s.Samples {
-		if ph := PhaseOf(tl, p.Time); ph != "" {
+		if ph := tl.PhaseOf(p.Time); ph != "" {
 			out[ph] = append(out[ph], p.Value)
 		}
 	}
@@ -124,27 +108,18 @@ func phaseValues(s result.Series, tl result.Timeline) map[string][]float64 {
 
 func analyzeSeries(s result.Series, tl result.Timeline, opts Options) result.Series {
 	// Non-finite values cannot be compared or written as JSON: they are gaps.
-	kept := make([]result.Sample, 0, len(s.Samples))
-	s.Gaps = append([]result.Gap(nil), s.Gaps...)
-	for _, p := range s.Samples {
-		if math.IsNaN(p.Value) || math.IsInf(p.Value, 0) {
-			s.Gaps = append(s.Gaps, result.Gap{Start: p.Time, End: p.Time, Reason: "not a number"})
-			continue
-		}
-		kept = append(kept, p)
-	}
-	s.Samples = kept
+	s = s.WithoutNonFinite(0)
 	sort.SliceStable(s.Samples, func(i, j int) bool { return s.Samples[i].Time.Before(s.Samples[j].Time) })
 	s.Phases, s.Band, s.Impact = nil, nil, nil
 	s.ImpactAt, s.TimeToImpactSeconds, s.RecoveredAt, s.TimeToRecoverSeconds, s.Recovered = nil, nil, nil, nil, false
 
 	vals := phaseValues(s, tl)
-	for _, ph := range experiments.Phases {
+	for _, ph := range result.Phases {
 		if len(vals[ph]) > 0 {
 			s.Phases = append(s.Phases, result.PhaseStats{Phase: ph, Stats: Summarize(vals[ph])})
 		}
 	}
-	base, fault := vals[experiments.PhaseBaseline], vals[experiments.PhaseFault]
+	base, fault := vals[result.PhaseBaseline], vals[result.PhaseFault]
 	if len(base) == 0 {
 		return s
 	}

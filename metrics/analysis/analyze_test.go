@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/experiments"
 	"github.com/faultline/faultline/result"
 )
 
@@ -34,9 +33,9 @@ func stepSeries() result.Series {
 
 func TestAnalyzeFindsTheStep(t *testing.T) {
 	t.Parallel()
-	m := &experiments.Metric{Name: "latency", Query: "q"}
+	m := MetricSpec{Name: "latency"}
 	out := Analyze(Input{
-		Metrics:  []*experiments.Metric{m},
+		Metrics:  []MetricSpec{m},
 		Timeline: stepTimeline,
 		Observed: []result.Metric{{Name: "latency", Query: "q", Series: []result.Series{stepSeries()}}},
 	})
@@ -90,7 +89,7 @@ func TestAnalyzeNeverRecovered(t *testing.T) {
 		}
 	}
 	out := Analyze(Input{
-		Metrics:  []*experiments.Metric{{Name: "latency"}},
+		Metrics:  []MetricSpec{{Name: "latency"}},
 		Timeline: stepTimeline,
 		Observed: []result.Metric{{Name: "latency", Series: []result.Series{s}}},
 	})
@@ -107,7 +106,7 @@ func TestAnalyzeSteadySeriesHasNoImpact(t *testing.T) {
 		s.Samples = append(s.Samples, result.Sample{Time: at(5 * k), Value: 1 + 0.01*float64(k%3)})
 	}
 	out := Analyze(Input{
-		Metrics:  []*experiments.Metric{{Name: "m"}},
+		Metrics:  []MetricSpec{{Name: "m"}},
 		Timeline: stepTimeline,
 		Observed: []result.Metric{{Name: "m", Series: []result.Series{s}}},
 	})
@@ -129,18 +128,18 @@ func TestMetricToleranceWidensTheBand(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name       string
-		metric     experiments.Metric
+		metric     MetricSpec
 		wantTol    float64
 		wantImpact bool
 	}{
-		{"default 10% of the mean", experiments.Metric{Name: "m"}, 0.01, true},
-		{"absolute, wider than the step", experiments.Metric{Name: "m", ToleranceAbs: 0.6}, 0.6, false},
-		{"relative, wider than the step", experiments.Metric{Name: "m", ToleranceRel: 6}, 0.6, false},
-		{"absolute, narrower than the step", experiments.Metric{Name: "m", ToleranceAbs: 0.2}, 0.2, true},
+		{"default 10% of the mean", MetricSpec{Name: "m"}, 0.01, true},
+		{"absolute, wider than the step", MetricSpec{Name: "m", ToleranceAbs: 0.6}, 0.6, false},
+		{"relative, wider than the step", MetricSpec{Name: "m", ToleranceRel: 6}, 0.6, false},
+		{"absolute, narrower than the step", MetricSpec{Name: "m", ToleranceAbs: 0.2}, 0.2, true},
 	}
 	for _, tt := range tests {
 		out := Analyze(Input{
-			Metrics:  []*experiments.Metric{&tt.metric},
+			Metrics:  []MetricSpec{tt.metric},
 			Timeline: stepTimeline,
 			Observed: []result.Metric{{Name: "m", Series: []result.Series{stepSeries()}}},
 		})
@@ -160,14 +159,14 @@ func f(v float64) *float64 { return &v }
 func TestEvaluateCheck(t *testing.T) {
 	t.Parallel()
 	analysed := Analyze(Input{
-		Metrics:  []*experiments.Metric{{Name: "latency"}},
+		Metrics:  []MetricSpec{{Name: "latency"}},
 		Timeline: stepTimeline,
 		Observed: []result.Metric{{Name: "latency", Series: []result.Series{stepSeries()}}},
 	}).Metrics[0]
-	fault, recovery := experiments.PhaseFault, experiments.PhaseRecovery
+	fault, recovery := result.PhaseFault, result.PhaseRecovery
 	tests := []struct {
 		name           string
-		check          experiments.Check
+		check          CheckSpec
 		metric         result.Metric
 		wantVerdict    string
 		wantEvaluated  int
@@ -175,30 +174,30 @@ func TestEvaluateCheck(t *testing.T) {
 		wantFirst      time.Time // time of the first evidence
 		wantRecovered  *float64
 	}{
-		{"below fails on every slow sample", experiments.Check{Below: f(0.5)}, analysed, result.VerdictFail, 25, 13, at(70), nil},
-		{"recover_within exempts the grace and passes the recovery", experiments.Check{Below: f(0.5), RecoverWithin: 30 * time.Second},
+		{"below fails on every slow sample", CheckSpec{Below: f(0.5)}, analysed, result.VerdictFail, 25, 13, at(70), nil},
+		{"recover_within exempts the grace and passes the recovery", CheckSpec{Below: f(0.5), RecoverWithin: 30 * time.Second},
 			analysed, result.VerdictFail, 20, 10, at(70), f(15)},
-		{"recover_within too short", experiments.Check{Below: f(0.5), RecoverWithin: 10 * time.Second, During: []string{recovery}},
+		{"recover_within too short", CheckSpec{Below: f(0.5), RecoverWithin: 10 * time.Second, During: []string{recovery}},
 			analysed, result.VerdictFail, 12, 2, at(130), f(15)},
-		{"p95 below a higher bound passes", experiments.Check{Below: f(0.7), Aggregate: "p95", During: []string{fault}},
+		{"p95 below a higher bound passes", CheckSpec{Below: f(0.7), Aggregate: "p95", During: []string{fault}},
 			analysed, result.VerdictPass, 1, 0, at(115), nil},
-		{"mean within during baseline", experiments.Check{Within: &[2]float64{0.05, 0.2}, Aggregate: "mean", During: []string{experiments.PhaseBaseline}},
+		{"mean within during baseline", CheckSpec{Within: &[2]float64{0.05, 0.2}, Aggregate: "mean", During: []string{result.PhaseBaseline}},
 			analysed, result.VerdictPass, 1, 0, at(55), nil},
-		{"max_change 50% breaks in the fault", experiments.Check{MaxChange: f(0.5), During: []string{fault}},
+		{"max_change 50% breaks in the fault", CheckSpec{MaxChange: f(0.5), During: []string{fault}},
 			analysed, result.VerdictFail, 12, 10, at(70), nil},
-		{"max_change on the recovery median holds", experiments.Check{MaxChange: f(0.5), Aggregate: "p50", During: []string{recovery}},
+		{"max_change on the recovery median holds", CheckSpec{MaxChange: f(0.5), Aggregate: "p50", During: []string{recovery}},
 			analysed, result.VerdictPass, 1, 0, at(180), nil},
-		{"above breaks before the step", experiments.Check{Above: f(0.2), During: []string{fault}},
+		{"above breaks before the step", CheckSpec{Above: f(0.2), During: []string{fault}},
 			analysed, result.VerdictFail, 12, 2, at(60), nil},
-		{"unknown aggregate is no data", experiments.Check{Below: f(1), Aggregate: "p42"}, analysed, result.VerdictNoData, 0, 0, time.Time{}, nil},
-		{"no series is no data", experiments.Check{Below: f(1)}, result.Metric{Name: "latency"}, result.VerdictNoData, 0, 0, time.Time{}, nil},
+		{"unknown aggregate is no data", CheckSpec{Below: f(1), Aggregate: "p42"}, analysed, result.VerdictNoData, 0, 0, time.Time{}, nil},
+		{"no series is no data", CheckSpec{Below: f(1)}, result.Metric{Name: "latency"}, result.VerdictNoData, 0, 0, time.Time{}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c := tt.check
 			c.Name, c.Metric = "c", "latency"
-			got := EvaluateCheck(&c, tt.metric, stepTimeline)
+			got := EvaluateCheck(c, tt.metric, stepTimeline)
 			if got.Verdict != tt.wantVerdict || got.Evaluated != tt.wantEvaluated || got.Violations != tt.wantViolations {
 				t.Fatalf("verdict %s, %d of %d values violating (%s); want %s, %d of %d\nevidence: %+v",
 					got.Verdict, got.Violations, got.Evaluated, got.Reason, tt.wantVerdict, tt.wantViolations, tt.wantEvaluated, got.Evidence)
@@ -233,11 +232,11 @@ func TestEvaluateCheck(t *testing.T) {
 func TestEvaluateCheckBoundsOfMaxChange(t *testing.T) {
 	t.Parallel()
 	analysed := Analyze(Input{
-		Metrics:  []*experiments.Metric{{Name: "latency"}},
+		Metrics:  []MetricSpec{{Name: "latency"}},
 		Timeline: stepTimeline,
 		Observed: []result.Metric{{Name: "latency", Series: []result.Series{stepSeries()}}},
 	}).Metrics[0]
-	got := EvaluateCheck(&experiments.Check{Name: "c", Metric: "latency", MaxChange: f(0.5)}, analysed, stepTimeline)
+	got := EvaluateCheck(CheckSpec{Name: "c", Metric: "latency", MaxChange: f(0.5)}, analysed, stepTimeline)
 	if got.Low == nil || got.High == nil || !near(*got.Low, 0.05, 1e-9) || !near(*got.High, 0.15, 1e-9) {
 		t.Errorf("max_change 50%% of a 0.1 baseline: bounds %v..%v, want 0.05..0.15", got.Low, got.High)
 	}
@@ -276,11 +275,11 @@ func TestAbortTripped(t *testing.T) {
 		}
 		return []result.Series{s}
 	}
-	above := &experiments.Abort{Name: "a", Metric: "m", Above: f(0.5), For: 15 * time.Second}
-	below := &experiments.Abort{Name: "b", Metric: "m", Below: f(10), For: 0}
+	above := AbortSpec{Name: "a", Metric: "m", Above: f(0.5), For: 15 * time.Second}
+	below := AbortSpec{Name: "b", Metric: "m", Below: f(10), For: 0}
 	tests := []struct {
 		name      string
-		abort     *experiments.Abort
+		abort     AbortSpec
 		series    []result.Series
 		want      bool
 		wantSince time.Time
@@ -307,27 +306,13 @@ func TestAbortTripped(t *testing.T) {
 	}
 }
 
-func TestPhaseOf(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct {
-		t    time.Time
-		want string
-	}{
-		{at(-1), ""}, {at(0), "baseline"}, {at(59), "baseline"}, {at(60), "fault"}, {at(119), "fault"}, {at(120), "recovery"}, {at(500), "recovery"},
-	} {
-		if got := PhaseOf(stepTimeline, tt.t); got != tt.want {
-			t.Errorf("PhaseOf(%v) = %q, want %q", tt.t.Sub(t0), got, tt.want)
-		}
-	}
-}
-
 func TestAnalyzeDropsNonFiniteValues(t *testing.T) {
 	t.Parallel()
 	s := stepSeries()
 	s.Samples[3].Value = math.NaN()
 	s.Samples[30].Value = math.Inf(1)
 	out := Analyze(Input{
-		Metrics:  []*experiments.Metric{{Name: "latency"}},
+		Metrics:  []MetricSpec{{Name: "latency"}},
 		Timeline: stepTimeline,
 		Observed: []result.Metric{{Name: "latency", Series: []result.Series{s}}},
 	})

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faultline/faultline/experiments"
 	"github.com/faultline/faultline/result"
 )
 
@@ -15,7 +14,7 @@ import (
 var Aggregates = []string{"all", "mean", "min", "max", "p50", "p95", "p99"}
 
 // DefaultDuring is the phases a check applies to when it names none.
-var DefaultDuring = []string{experiments.PhaseFault, experiments.PhaseRecovery}
+var DefaultDuring = []string{result.PhaseFault, result.PhaseRecovery}
 
 // EvaluateCheck decides one check on the analysed metric it names.
 //
@@ -23,7 +22,7 @@ var DefaultDuring = []string{experiments.PhaseFault, experiments.PhaseRecovery}
 // to its own baseline mean ± max_change·|baseline mean|. With recover_within, samples in
 // the first recover_within after the fault end are exempt from the bounds, and every
 // series must be back in bounds for good by then.
-func EvaluateCheck(c *experiments.Check, m result.Metric, tl result.Timeline) result.CheckResult {
+func EvaluateCheck(c CheckSpec, m result.Metric, tl result.Timeline) result.CheckResult {
 	during := c.During
 	if len(during) == 0 {
 		during = DefaultDuring
@@ -85,7 +84,7 @@ func EvaluateCheck(c *experiments.Check, m result.Metric, tl result.Timeline) re
 		}
 		if agg == "all" {
 			for _, p := range s.Samples {
-				ph := PhaseOf(tl, p.Time)
+				ph := tl.PhaseOf(p.Time)
 				if inDuring[ph] && !exempt(p.Time) {
 					judge(result.Evidence{Time: p.Time, Value: p.Value, Phase: ph, Series: id})
 				}
@@ -95,7 +94,7 @@ func EvaluateCheck(c *experiments.Check, m result.Metric, tl result.Timeline) re
 				var vals []float64
 				var last time.Time
 				for _, p := range s.Samples {
-					if PhaseOf(tl, p.Time) == ph && !exempt(p.Time) {
+					if tl.PhaseOf(p.Time) == ph && !exempt(p.Time) {
 						vals = append(vals, p.Value)
 						last = p.Time
 					}
@@ -115,7 +114,7 @@ func EvaluateCheck(c *experiments.Check, m result.Metric, tl result.Timeline) re
 			if !back || at.After(exemptUntil) {
 				allRecovered = allRecovered && back
 				res.Violations++
-				ev := result.Evidence{Time: exemptUntil, Phase: experiments.PhaseRecovery, Series: id,
+				ev := result.Evidence{Time: exemptUntil, Phase: result.PhaseRecovery, Series: id,
 					Note: fmt.Sprintf("not back in bounds for good within %s after the fault end", c.RecoverWithin)}
 				if back {
 					ev.Time, ev.Note = at, fmt.Sprintf("back in bounds for good only %s after the fault end", seconds(after))
@@ -162,7 +161,7 @@ func EvaluateCheck(c *experiments.Check, m result.Metric, tl result.Timeline) re
 }
 
 // boundsFor returns the inclusive bounds a series is held to. Unset sides are ±Inf.
-func boundsFor(c *experiments.Check, s result.Series) (lo, hi float64, ok bool) {
+func boundsFor(c CheckSpec, s result.Series) (lo, hi float64, ok bool) {
 	lo, hi = math.Inf(-1), math.Inf(1)
 	if c.Below != nil {
 		hi = math.Min(hi, *c.Below)
@@ -176,7 +175,7 @@ func boundsFor(c *experiments.Check, s result.Series) (lo, hi float64, ok bool) 
 	if c.MaxChange != nil {
 		var base []float64
 		for _, ps := range s.Phases {
-			if ps.Phase == experiments.PhaseBaseline {
+			if ps.Phase == result.PhaseBaseline {
 				base = []float64{ps.Mean}
 			}
 		}
@@ -223,7 +222,7 @@ func outsideNote(v, lo, hi float64) string {
 	return "below " + num(lo)
 }
 
-func conditionText(c *experiments.Check, agg string, during []string) string {
+func conditionText(c CheckSpec, agg string, during []string) string {
 	var parts []string
 	subject := "every sample"
 	if agg != "all" {
@@ -288,7 +287,7 @@ func ScoreOf(checks []result.CheckResult) result.Score {
 // above `above`, strictly below `below`) for at least a.For, measured from the first
 // sample of that unbroken stretch to the latest. since is the earliest such start among
 // tripped series, and series names it.
-func AbortTripped(a *experiments.Abort, series []result.Series) (tripped bool, since time.Time, seriesID string) {
+func AbortTripped(a AbortSpec, series []result.Series) (tripped bool, since time.Time, seriesID string) {
 	beyond := func(v float64) bool {
 		return (a.Above != nil && v > *a.Above) || (a.Below != nil && v < *a.Below)
 	}
