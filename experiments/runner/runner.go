@@ -169,7 +169,7 @@ type run struct {
 	metricSpecs []analysis.MetricSpec
 	checkSpecs  []analysis.CheckSpec
 	aborts      []analysis.AbortSpec
-	sem      chan struct{}
+	sem         chan struct{}
 	// settled[i][id] is closed once injection i is done with container id: reverted,
 	// or never injected. A later injection on that container waits for it.
 	settled []map[string]chan struct{}
