@@ -20,10 +20,6 @@ type diffOptions struct {
 
 var diffFormats = []string{"text", "md", "json"}
 
-func init() {
-	addVerb("diff", func(env *Env) *cobra.Command { return newDiffCmd(env, nil) })
-}
-
 // newDiffCmd builds the verb; runF replaces the work in tests of flag parsing.
 func newDiffCmd(env *Env, runF func(*diffOptions) error) *cobra.Command {
 	opts := &diffOptions{}
@@ -48,7 +44,7 @@ be read.`,
 			// Unset limits are -1 (not checked); a negative limit the user gave is a mistake.
 			if c.Flags().Changed("max-score-drop") && opts.MaxScoreDrop < 0 ||
 				c.Flags().Changed("max-recovery-increase") && opts.MaxRecoveryIncrease < 0 {
-				return exitf(ExitInvalid, "--max-score-drop and --max-recovery-increase take limits of 0 or more")
+				return exitf(result.ExitInvalid, "--max-score-drop and --max-recovery-increase take limits of 0 or more")
 			}
 			if !c.Flags().Changed("max-score-drop") {
 				opts.MaxScoreDrop = -1
@@ -71,25 +67,25 @@ be read.`,
 
 func diffRun(env *Env, opts *diffOptions) error {
 	if !isFormat(opts.Format, diffFormats) {
-		return exitf(ExitInvalid, "--format %q: use text, md or json", opts.Format)
+		return exitf(result.ExitInvalid, "--format %q: use text, md or json", opts.Format)
 	}
 	if opts.MaxScoreDrop > 100 {
-		return exitf(ExitInvalid, "--max-score-drop %v: the score is 0 to 100, give a drop of at most 100 points", opts.MaxScoreDrop)
+		return exitf(result.ExitInvalid, "--max-score-drop %v: the score is 0 to 100, give a drop of at most 100 points", opts.MaxScoreDrop)
 	}
 	base, err := result.ReadFile(opts.Base)
 	if err != nil {
-		return withExitCode(fmt.Errorf("base result: %w", err), ExitInvalid)
+		return withExitCode(fmt.Errorf("base result: %w", err), result.ExitInvalid)
 	}
 	cur, err := result.ReadFile(opts.Current)
 	if err != nil {
-		return withExitCode(fmt.Errorf("new result: %w", err), ExitInvalid)
+		return withExitCode(fmt.Errorf("new result: %w", err), result.ExitInvalid)
 	}
 	d := report.Diff(base, cur, report.DiffLimits{MaxScoreDrop: opts.MaxScoreDrop, MaxRecoveryIncrease: opts.MaxRecoveryIncrease})
 	if err := writeTo(env.Stdout, opts.Output, func(w io.Writer) error { return report.RenderDiff(w, opts.Format, d) }); err != nil {
 		return err
 	}
 	if d.Regressed {
-		return silentExit(ExitCheckFailed)
+		return silentExit(result.ExitCheckFailed)
 	}
 	return nil
 }

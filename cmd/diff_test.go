@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/result"
 )
 
 func TestDiffVerb(t *testing.T) {
@@ -17,19 +19,19 @@ func TestDiffVerb(t *testing.T) {
 		wantStdout string
 		wantStderr string
 	}{
-		{"same result", []string{"diff", goodResult, goodResult, "--max-score-drop", "0", "--max-recovery-increase", "0s"}, ExitOK, "no regression", ""},
-		{"improvement", []string{"diff", regressedResult, goodResult, "--max-score-drop", "0"}, ExitOK, "score 20.8 → 75 (+54.2)", ""},
-		{"broken checks", []string{"diff", goodResult, regressedResult}, ExitCheckFailed, `check "latency_recovers" passed before and now is fail`, ""},
-		{"score drop", []string{"diff", goodResult, regressedResult, "--max-score-drop", "10"}, ExitCheckFailed, "score dropped by 54.2 points", ""},
-		{"slower recovery", []string{"diff", goodResult, regressedResult, "--max-recovery-increase", "5s"}, ExitCheckFailed, "recovers 20s later", ""},
-		{"json, checks still broken", []string{"diff", goodResult, regressedResult, "--max-recovery-increase", "30s", "-f", "json"}, ExitCheckFailed, `"time_to_recover_delta_seconds": 20`, ""},
-		{"markdown", []string{"diff", goodResult, regressedResult, "--format", "md"}, ExitCheckFailed, "## faultline diff: checkout-survives-slow-db: REGRESSION", ""},
-		{"unreadable base", []string{"diff", missing, goodResult}, ExitInvalid, "", "base result: read result"},
-		{"unreadable new", []string{"diff", goodResult, missing}, ExitInvalid, "", "new result: read result"},
-		{"negative limit", []string{"diff", goodResult, goodResult, "--max-score-drop=-5"}, ExitInvalid, "", "limits of 0 or more"},
-		{"bad duration", []string{"diff", goodResult, goodResult, "--max-recovery-increase", "ten seconds"}, ExitInvalid, "", "invalid argument"},
-		{"unknown format", []string{"diff", goodResult, goodResult, "--format", "html"}, ExitInvalid, "", "use text, md or json"},
-		{"one argument", []string{"diff", goodResult}, ExitInvalid, "", "accepts 2 arg"},
+		{"same result", []string{"diff", goodResult, goodResult, "--max-score-drop", "0", "--max-recovery-increase", "0s"}, result.ExitPassed, "no regression", ""},
+		{"improvement", []string{"diff", regressedResult, goodResult, "--max-score-drop", "0"}, result.ExitPassed, "score 20.8 → 75 (+54.2)", ""},
+		{"broken checks", []string{"diff", goodResult, regressedResult}, result.ExitCheckFailed, `check "latency_recovers" passed before and now is fail`, ""},
+		{"score drop", []string{"diff", goodResult, regressedResult, "--max-score-drop", "10"}, result.ExitCheckFailed, "score dropped by 54.2 points", ""},
+		{"slower recovery", []string{"diff", goodResult, regressedResult, "--max-recovery-increase", "5s"}, result.ExitCheckFailed, "recovers 20s later", ""},
+		{"json, checks still broken", []string{"diff", goodResult, regressedResult, "--max-recovery-increase", "30s", "-f", "json"}, result.ExitCheckFailed, `"time_to_recover_delta_seconds": 20`, ""},
+		{"markdown", []string{"diff", goodResult, regressedResult, "--format", "md"}, result.ExitCheckFailed, "## faultline diff: checkout-survives-slow-db: REGRESSION", ""},
+		{"unreadable base", []string{"diff", missing, goodResult}, result.ExitInvalid, "", "base result: read result"},
+		{"unreadable new", []string{"diff", goodResult, missing}, result.ExitInvalid, "", "new result: read result"},
+		{"negative limit", []string{"diff", goodResult, goodResult, "--max-score-drop=-5"}, result.ExitInvalid, "", "limits of 0 or more"},
+		{"bad duration", []string{"diff", goodResult, goodResult, "--max-recovery-increase", "ten seconds"}, result.ExitInvalid, "", "invalid argument"},
+		{"unknown format", []string{"diff", goodResult, goodResult, "--format", "html"}, result.ExitInvalid, "", "use text, md or json"},
+		{"one argument", []string{"diff", goodResult}, result.ExitInvalid, "", "accepts 2 arg"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,16 +3,8 @@ package cmd
 import (
 	"errors"
 	"fmt"
-)
 
-// Exit codes, as DESIGN.md and the README define them.
-const (
-	ExitOK          = 0 // all checks passed
-	ExitCheckFailed = 1 // a check failed (or diff found a regression)
-	ExitInvalid     = 2 // invalid experiment or usage
-	ExitAborted     = 3 // abort guard, signal, lost observation
-	ExitRevertFail  = 4 // a revert failed: the system may still be faulted
-	ExitPreflight   = 5 // Docker, Prometheus, privileges or kernel support missing
+	"github.com/faultline/faultline/result"
 )
 
 // exitError carries the exit code a command's failure maps to.
@@ -53,14 +45,18 @@ type silentExit int
 func (s silentExit) Error() string { return fmt.Sprintf("exit status %d", int(s)) }
 func (s silentExit) ExitCode() int { return int(s) }
 
-// codeOf maps an error to the process exit code: usage errors are 2 unless they say otherwise.
-func codeOf(err error) int {
+// codeOf maps an error to the process exit code. An error without a code of its own is
+// a usage error when the command never started, else faultline's own failure.
+func codeOf(err error, started bool) int {
 	if err == nil {
-		return ExitOK
+		return result.ExitPassed
 	}
 	var ec ExitCode
 	if errors.As(err, &ec) {
 		return ec.ExitCode()
 	}
-	return ExitInvalid
+	if !started {
+		return result.ExitInvalid
+	}
+	return result.ExitInternal
 }

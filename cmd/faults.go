@@ -9,16 +9,13 @@ import (
 
 	"github.com/faultline/faultline/experiments"
 	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/result"
 	"github.com/spf13/cobra"
 )
 
 type faultsOptions struct {
 	Kind string // empty: every kind
 	JSON bool
-}
-
-func init() {
-	addVerb("faults", func(env *Env) *cobra.Command { return newFaultsCmd(env, nil) })
 }
 
 func newFaultsCmd(env *Env, runF func(*faultsOptions) error) *cobra.Command {
@@ -80,7 +77,7 @@ func faultsRun(env *Env, opts *faultsOptions) error {
 	if opts.Kind != "" {
 		k, ok := faults.Lookup(opts.Kind)
 		if !ok {
-			return exitf(ExitInvalid, "no fault kind %q%s; the kinds are %s", opts.Kind, kindSuggestion(opts.Kind), strings.Join(faults.KindNames(), ", "))
+			return exitf(result.ExitInvalid, "no fault kind %q%s; the kinds are %s", opts.Kind, kindSuggestion(opts.Kind), strings.Join(faults.KindNames(), ", "))
 		}
 		kinds = []faults.Kind{k}
 	}

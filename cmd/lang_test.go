@@ -10,6 +10,7 @@ import (
 
 	"github.com/faultline/faultline/experiments"
 	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/result"
 )
 
 // langRun runs the command line in memory and returns the exit code and both streams.
@@ -49,23 +50,23 @@ func TestLanguageVerbsExitCodes(t *testing.T) {
 		wantStdout string
 		wantStderr string
 	}{
-		{"valid file", []string{"validate", example}, ExitOK, "valid: experiment \"checkout-survives-slow-db\"", ""},
-		{"several files", []string{"validate", example, "../examples/partition.hcl"}, ExitOK, "partition.hcl: valid", ""},
-		{"one invalid among valid", []string{"validate", example, broken}, ExitInvalid, "checks.hcl: invalid: 18 errors", "Contradicting conditions"},
-		{"snippet and line", []string{"validate", broken}, ExitInvalid, "", "line 64"},
-		{"no file", []string{"validate"}, ExitInvalid, "", "requires at least 1 arg"},
-		{"missing file", []string{"validate", "faultline-test-nothing.hcl"}, ExitInvalid, "", "Cannot read experiment file"},
-		{"unknown flag", []string{"validate", "--colour", example}, ExitInvalid, "", "unknown flag"},
-		{"undeclared var", []string{"validate", "--var", "latncy=1s", example}, ExitInvalid, "", `did you mean "latency"?`},
-		{"var flag", []string{"validate", "--var", "latency=5 minutes", example}, ExitInvalid, "", `write "5m"`},
-		{"plan", []string{"plan", example}, ExitOK, "injection\tslow_db\t0\tdelay\tdb\t1m\t2m", ""},
-		{"plan invalid", []string{"plan", broken}, ExitInvalid, "", "Empty band"},
-		{"plan two files", []string{"plan", example, example}, ExitInvalid, "", "accepts 1 arg"},
-		{"plan negative cap", []string{"plan", "--max-targets", "-1", example}, ExitInvalid, "", "--max-targets"},
-		{"faults", []string{"faults"}, ExitOK, "partition\tnetwork\tdirection\tstring\tfalse\t\"both\"\tone of both, egress", ""},
-		{"one kind", []string{"faults", "delay"}, ExitOK, "delay\tnetwork\tlatency\tduration\ttrue", ""},
-		{"unknown kind", []string{"faults", "dleay"}, ExitInvalid, "", `did you mean "delay"?`},
-		{"two kinds", []string{"faults", "delay", "loss"}, ExitInvalid, "", "accepts at most 1 arg"},
+		{"valid file", []string{"validate", example}, result.ExitPassed, "valid: experiment \"checkout-survives-slow-db\"", ""},
+		{"several files", []string{"validate", example, "../examples/partition.hcl"}, result.ExitPassed, "partition.hcl: valid", ""},
+		{"one invalid among valid", []string{"validate", example, broken}, result.ExitInvalid, "checks.hcl: invalid: 18 errors", "Contradicting conditions"},
+		{"snippet and line", []string{"validate", broken}, result.ExitInvalid, "", "line 64"},
+		{"no file", []string{"validate"}, result.ExitInvalid, "", "requires at least 1 arg"},
+		{"missing file", []string{"validate", "faultline-test-nothing.hcl"}, result.ExitInvalid, "", "Cannot read experiment file"},
+		{"unknown flag", []string{"validate", "--colour", example}, result.ExitInvalid, "", "unknown flag"},
+		{"undeclared var", []string{"validate", "--var", "latncy=1s", example}, result.ExitInvalid, "", `did you mean "latency"?`},
+		{"var flag", []string{"validate", "--var", "latency=5 minutes", example}, result.ExitInvalid, "", `write "5m"`},
+		{"plan", []string{"plan", example}, result.ExitPassed, "injection\tslow_db\t0\tdelay\tdb\t1m\t2m", ""},
+		{"plan invalid", []string{"plan", broken}, result.ExitInvalid, "", "Empty band"},
+		{"plan two files", []string{"plan", example, example}, result.ExitInvalid, "", "accepts 1 arg"},
+		{"plan negative cap", []string{"plan", "--max-targets", "-1", example}, result.ExitInvalid, "", "--max-targets"},
+		{"faults", []string{"faults"}, result.ExitPassed, "partition\tnetwork\tdirection\tstring\tfalse\t\"both\"\tone of both, egress", ""},
+		{"one kind", []string{"faults", "delay"}, result.ExitPassed, "delay\tnetwork\tlatency\tduration\ttrue", ""},
+		{"unknown kind", []string{"faults", "dleay"}, result.ExitInvalid, "", `did you mean "delay"?`},
+		{"two kinds", []string{"faults", "delay", "loss"}, result.ExitInvalid, "", "accepts at most 1 arg"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,8 +88,8 @@ func TestLanguageVerbsExitCodes(t *testing.T) {
 func TestValidateJSON(t *testing.T) {
 	t.Parallel()
 	code, stdout, stderr := langRun(t, false, nil, "validate", "--json", "../experiments/testdata/errors/aborts.hcl", "../examples/cpu-squeeze.hcl")
-	if code != ExitInvalid {
-		t.Fatalf("exit code %d, want %d; stderr: %s", code, ExitInvalid, stderr)
+	if code != result.ExitInvalid {
+		t.Fatalf("exit code %d, want %d; stderr: %s", code, result.ExitInvalid, stderr)
 	}
 	if stderr != "" {
 		t.Errorf("--json wrote to stderr: %s", stderr)
@@ -115,7 +116,7 @@ func TestValidateJSON(t *testing.T) {
 func TestValidateReadsEnvironmentVariables(t *testing.T) {
 	t.Parallel()
 	code, _, stderr := langRun(t, false, map[string]string{"FAULTLINE_VAR_latency": "5 minutes"}, "validate", "../examples/slow-database.hcl")
-	if code != ExitInvalid || !strings.Contains(stderr, `write "5m"`) {
+	if code != result.ExitInvalid || !strings.Contains(stderr, `write "5m"`) {
 		t.Errorf("FAULTLINE_VAR_latency was not applied: code %d, stderr %s", code, stderr)
 	}
 }
@@ -124,7 +125,7 @@ func TestPlanTerminalAndPipe(t *testing.T) {
 	t.Parallel()
 	const example = "../examples/killed-replica.hcl"
 	code, table, stderr := langRun(t, true, nil, "plan", example)
-	if code != ExitOK {
+	if code != result.ExitPassed {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{
@@ -155,7 +156,7 @@ func TestPlanTerminalAndPipe(t *testing.T) {
 	}
 
 	code, lines, _ := langRun(t, false, nil, "plan", example)
-	if code != ExitOK {
+	if code != result.ExitPassed {
 		t.Fatalf("exit %d", code)
 	}
 	for _, line := range strings.Split(strings.TrimSpace(lines), "\n") {
@@ -171,7 +172,7 @@ func TestPlanTerminalAndPipe(t *testing.T) {
 func TestPlanJSON(t *testing.T) {
 	t.Parallel()
 	code, stdout, stderr := langRun(t, false, nil, "plan", "--json", "../examples/slow-database.hcl")
-	if code != ExitOK {
+	if code != result.ExitPassed {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	var p jsonPlan
@@ -189,7 +190,7 @@ func TestPlanJSON(t *testing.T) {
 func TestFaultsListsTheRegistry(t *testing.T) {
 	t.Parallel()
 	code, stdout, _ := langRun(t, false, nil, "faults", "--json")
-	if code != ExitOK {
+	if code != result.ExitPassed {
 		t.Fatalf("exit %d", code)
 	}
 	var kinds []jsonKind
@@ -207,7 +208,7 @@ func TestFaultsListsTheRegistry(t *testing.T) {
 	}
 
 	code, stdout, _ = langRun(t, true, nil, "faults", "stop")
-	if code != ExitOK {
+	if code != result.ExitPassed {
 		t.Fatalf("exit %d", code)
 	}
 	for _, want := range []string{"stop (container)", "PARAMETER", "grace", "10s", ">= 0s, <= 1h0m0s", "Every fault block also takes: target, start"} {
@@ -221,7 +222,7 @@ func TestLanguageVerbsHaveExamples(t *testing.T) {
 	t.Parallel()
 	for _, verb := range []string{"validate", "plan", "faults"} {
 		code, stdout, _ := langRun(t, false, nil, verb, "--help")
-		if code != ExitOK || !strings.Contains(stdout, "Examples:") || !strings.Contains(stdout, "faultline "+verb) {
+		if code != result.ExitPassed || !strings.Contains(stdout, "Examples:") || !strings.Contains(stdout, "faultline "+verb) {
 			t.Errorf("%s --help (exit %d) lacks examples:\n%s", verb, code, stdout)
 		}
 	}

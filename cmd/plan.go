@@ -11,6 +11,7 @@ import (
 
 	"github.com/faultline/faultline/experiments"
 	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/result"
 	"github.com/spf13/cobra"
 )
 
@@ -19,10 +20,6 @@ type planOptions struct {
 	JSON    bool
 	Flags   experimentFlags
 	Targets targetOptions
-}
-
-func init() {
-	addVerb("plan", func(env *Env) *cobra.Command { return newPlanCmd(env, nil) })
 }
 
 func newPlanCmd(env *Env, runF func(*planOptions) error) *cobra.Command {
@@ -59,7 +56,7 @@ func planRun(env *Env, opts *planOptions) error {
 		return err
 	}
 	if opts.Targets.MaxTargets < 0 {
-		return exitf(ExitInvalid, "--max-targets must be 0 (the experiment's own cap) or positive, not %d", opts.Targets.MaxTargets)
+		return exitf(result.ExitInvalid, "--max-targets must be 0 (the experiment's own cap) or positive, not %d", opts.Targets.MaxTargets)
 	}
 	p := experiments.NewPlan(exp)
 	resolveErr := resolvePlanTargets(env.Context, env, p, opts.Targets)
@@ -72,7 +69,7 @@ func planRun(env *Env, opts *planOptions) error {
 		// The timeline does not depend on the containers: print it, then fail with why
 		// the targets did not resolve (exit 2 for a selection the experiment must fix).
 		dockerNote = "targets not resolved (see the error below): showing their selectors"
-		resolveErr = withExitCode(fmt.Errorf("resolve targets: %w", resolveErr), ExitPreflight)
+		resolveErr = withExitCode(fmt.Errorf("resolve targets: %w", resolveErr), result.ExitPreflight)
 	}
 	var err2 error
 	switch {

@@ -13,15 +13,12 @@ import (
 	"github.com/faultline/faultline/faults/container"
 	"github.com/faultline/faultline/faults/network"
 	"github.com/faultline/faultline/internal/dockerx"
+	"github.com/faultline/faultline/result"
 	"github.com/spf13/cobra"
 )
 
 type recoverOptions struct {
 	StateDir string
-}
-
-func init() {
-	addVerb("recover", func(env *Env) *cobra.Command { return newRecoverCmd(env, nil) })
 }
 
 func newRecoverCmd(env *Env, runF func(*recoverOptions) error) *cobra.Command {
@@ -54,11 +51,11 @@ fix the cause and run recover again), 5 the state directory or Docker is unusabl
 func recoverRun(env *Env, opts *recoverOptions) error {
 	dir, err := journal.Dir(opts.StateDir, env.Getenv, os.Geteuid())
 	if err != nil {
-		return exitf(ExitPreflight, "%w", err)
+		return exitf(result.ExitPreflight, "%w", err)
 	}
 	states, err := journal.Scan(dir)
 	if err != nil {
-		return exitf(ExitPreflight, "%w", err)
+		return exitf(result.ExitPreflight, "%w", err)
 	}
 	revivers := &lazyRevivers{getenv: env.Getenv}
 	defer revivers.close()
@@ -80,7 +77,7 @@ func recoverRun(env *Env, opts *recoverOptions) error {
 	switch {
 	case failed > 0:
 		fmt.Fprintf(env.Stdout, "%d of %d faults could not be reverted; their journal entries are kept in %s: fix the cause and run `faultline recover` again\n", failed, found, dir)
-		return silentExit(ExitRevertFail)
+		return silentExit(result.ExitRevertFailed)
 	case found == 0:
 		fmt.Fprintf(env.Stdout, "nothing to recover in %s\n", dir)
 	default:

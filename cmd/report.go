@@ -17,10 +17,6 @@ type reportOptions struct {
 	Output string
 }
 
-func init() {
-	addVerb("report", func(env *Env) *cobra.Command { return newReportCmd(env, nil) })
-}
-
 // newReportCmd builds the verb; runF replaces the work in tests of flag parsing.
 func newReportCmd(env *Env, runF func(*reportOptions) error) *cobra.Command {
 	opts := &reportOptions{}
@@ -53,11 +49,11 @@ Exit code 0 when the result was rendered, 2 when it cannot be read.`,
 
 func reportRun(env *Env, opts *reportOptions) error {
 	if !isFormat(opts.Format, report.Formats) {
-		return exitf(ExitInvalid, "--format %q: use one of %s", opts.Format, strings.Join(report.Formats, ", "))
+		return exitf(result.ExitInvalid, "--format %q: use one of %s", opts.Format, strings.Join(report.Formats, ", "))
 	}
 	res, err := result.ReadFile(opts.File)
 	if err != nil {
-		return withExitCode(err, ExitInvalid)
+		return withExitCode(err, result.ExitInvalid)
 	}
 	return writeTo(env.Stdout, opts.Output, func(w io.Writer) error { return report.Render(w, opts.Format, res) })
 }
@@ -69,7 +65,7 @@ func writeTo(stdout io.Writer, path string, render func(io.Writer) error) error 
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return exitf(ExitInvalid, "cannot write the report: %w", err)
+		return exitf(result.ExitInvalid, "cannot write the report: %w", err)
 	}
 	if err := render(f); err != nil {
 		f.Close()

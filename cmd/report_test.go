@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/faultline/faultline/result"
 )
 
 // Stored results written by the report package's golden test (go test ./report -update).
@@ -37,15 +39,18 @@ func TestReportVerb(t *testing.T) {
 		wantStdout string
 		wantStderr string
 	}{
-		{"text by default", []string{"report", goodResult}, ExitOK, "checkout-survives-slow-db: FAILED (score 75/100)", ""},
-		{"markdown", []string{"report", goodResult, "--format", "md"}, ExitOK, "| latency\\_recovers | ✅ pass |", ""},
-		{"html", []string{"report", goodResult, "-f", "html"}, ExitOK, "<svg viewBox=", ""},
-		{"junit", []string{"report", goodResult, "--format", "junit"}, ExitOK, `<testsuites name="faultline" tests="3" failures="1"`, ""},
-		{"json", []string{"report", goodResult, "--format", "json"}, ExitOK, `"schema_version": 1`, ""},
-		{"unknown format", []string{"report", goodResult, "--format", "pdf"}, ExitInvalid, "", `--format "pdf": use one of text, json, md, html, junit`},
-		{"missing file", []string{"report", filepath.Join(dir, "faultline-test-missing.json")}, ExitInvalid, "", "no such file"},
-		{"not a result", []string{"report", notJSON}, ExitInvalid, "", "is not a faultline result"},
-		{"no argument", []string{"report"}, ExitInvalid, "", "accepts 1 arg"},
+		{"text by default", []string{"report", goodResult}, result.ExitPassed, "checkout-survives-slow-db: FAILED (score 75/100)", ""},
+		{"markdown", []string{"report", goodResult, "--format", "md"}, result.ExitPassed, "| latency\\_recovers | ✅ pass |", ""},
+		{"html", []string{"report", goodResult, "-f", "html"}, result.ExitPassed, "<svg viewBox=", ""},
+		{"junit", []string{"report", goodResult, "--format", "junit"}, result.ExitPassed, `<testsuites name="faultline" tests="3" failures="1"`, ""},
+		{"json", []string{"report", goodResult, "--format", "json"}, result.ExitPassed, `"schema_version": 1`, ""},
+		{"unknown format", []string{"report", goodResult, "--format", "pdf"}, result.ExitInvalid, "", `--format "pdf": use one of text, json, md, html, junit`},
+		{"missing file", []string{"report", filepath.Join(dir, "faultline-test-missing.json")}, result.ExitInvalid, "", "no such file"},
+		{"not a result", []string{"report", notJSON}, result.ExitInvalid, "", "is not a faultline result"},
+		{"no argument", []string{"report"}, result.ExitInvalid, "", "accepts 1 arg"},
+		{"unknown verb", []string{"reprot", goodResult}, result.ExitInvalid, "", `unknown command "reprot"`},
+		// A disk that is full is faultline's failure, not the user's usage.
+		{"disk full", []string{"report", goodResult, "-f", "html", "-o", "/dev/full"}, result.ExitInternal, "", "no space left on device"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,7 +68,7 @@ func TestReportVerbWritesFile(t *testing.T) {
 	t.Parallel()
 	out := filepath.Join(t.TempDir(), "report.html")
 	code, stdout, stderr := memRun(t, "report", goodResult, "--format", "html", "-o", out)
-	if code != ExitOK || stdout != "" {
+	if code != result.ExitPassed || stdout != "" {
 		t.Fatalf("exit %d, stdout %q, stderr %s", code, stdout, stderr)
 	}
 	b, err := os.ReadFile(out)

@@ -5,15 +5,10 @@ package cmd
 import (
 	"errors"
 	"fmt"
-	"sort"
 
+	"github.com/faultline/faultline/result"
 	"github.com/spf13/cobra"
 )
-
-// verbs holds the constructor of every verb; each verb's file adds itself in init.
-var verbs = map[string]func(*Env) *cobra.Command{}
-
-func addVerb(name string, f func(*Env) *cobra.Command) { verbs[name] = f }
 
 // NewRootCmd builds the faultline command with every verb.
 func NewRootCmd(env *Env) *cobra.Command {
@@ -26,7 +21,8 @@ inside each container's network namespace, watches Prometheus metrics throughout
 always reverts what it did, and reports how the system held up.
 
 Exit codes: 0 all checks passed, 1 a check failed, 2 invalid experiment or usage,
-3 aborted, 4 a revert failed (run 'faultline recover'), 5 preflight failed.`,
+3 aborted, 4 a revert failed (run 'faultline recover'), 5 preflight failed,
+6 faultline itself failed (for example a report that cannot be written).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -34,16 +30,18 @@ Exit codes: 0 all checks passed, 1 a check failed, 2 invalid experiment or usage
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return exitf(ExitInvalid, "%w\nRun '%s --help' for usage.", err, c.CommandPath())
+		return exitf(result.ExitInvalid, "%w\nRun '%s --help' for usage.", err, c.CommandPath())
 	})
-	names := make([]string, 0, len(verbs))
-	for n := range verbs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		root.AddCommand(verbs[n](env))
-	}
+	root.AddCommand(
+		newDiffCmd(env, nil),
+		newFaultsCmd(env, nil),
+		newPlanCmd(env, nil),
+		newRecoverCmd(env, nil),
+		newReportCmd(env, nil),
+		newRunCmd(env, nil),
+		newValidateCmd(env, nil),
+		newVersionCmd(env),
+	)
 	return root
 }
 
@@ -58,6 +56,11 @@ func MainArgs(env *Env, args []string) int {
 	if args != nil {
 		root.SetArgs(args)
 	}
+	// A command that fails before it starts (an unknown verb, a wrong number of
+	// arguments) was used wrongly; one that fails after with no code of its own hit
+	// something unexpected, which is not the user's usage.
+	started := false
+	root.PersistentPreRun = func(*cobra.Command, []string) { started = true }
 	err := root.ExecuteContext(env.Context)
 	if err != nil {
 		var quiet silentExit
@@ -65,5 +68,5 @@ func MainArgs(env *Env, args []string) int {
 			fmt.Fprintf(env.Stderr, "Error: %v\n", err)
 		}
 	}
-	return codeOf(err)
+	return codeOf(err, started)
 }

@@ -37,10 +37,6 @@ type runOptions struct {
 	LogFormat string
 }
 
-func init() {
-	addVerb("run", func(env *Env) *cobra.Command { return newRunCmd(env, nil) })
-}
-
 func newRunCmd(env *Env, runF func(*runOptions) error) *cobra.Command {
 	opts := &runOptions{}
 	c := &cobra.Command{
@@ -58,7 +54,8 @@ killed, 'faultline recover' reverts what it left.
 
 Exit codes: 0 all checks passed, 1 a check failed, 2 invalid experiment or usage,
 3 aborted (abort guard, lost observation, signal, failed injection), 4 a revert
-failed (run 'faultline recover'), 5 preflight failed.`,
+failed (run 'faultline recover'), 5 preflight failed,
+6 faultline itself failed (for example a report that cannot be written).`,
 		Example: `  faultline run examples/shop/experiment.hcl
   faultline run --var prometheus_url=http://127.0.0.1:9090 --out reports/ --format html,junit checkout.hcl
   faultline run --dry-run --seed 42 checkout.hcl`,
@@ -85,14 +82,14 @@ failed (run 'faultline recover'), 5 preflight failed.`,
 func (o *runOptions) validate() error {
 	for _, f := range o.Formats {
 		if !slices.Contains(report.Formats, f) {
-			return exitf(ExitInvalid, "--format %q: use a comma-separated list of %s", f, strings.Join(report.Formats, ", "))
+			return exitf(result.ExitInvalid, "--format %q: use a comma-separated list of %s", f, strings.Join(report.Formats, ", "))
 		}
 	}
 	if o.LogFormat != "text" && o.LogFormat != "json" {
-		return exitf(ExitInvalid, "--log-format %q: use text or json", o.LogFormat)
+		return exitf(result.ExitInvalid, "--log-format %q: use text or json", o.LogFormat)
 	}
 	if o.Targets.MaxTargets < 0 {
-		return exitf(ExitInvalid, "--max-targets must be 0 (the experiment's own cap) or positive, not %d", o.Targets.MaxTargets)
+		return exitf(result.ExitInvalid, "--max-targets must be 0 (the experiment's own cap) or positive, not %d", o.Targets.MaxTargets)
 	}
 	return nil
 }
@@ -111,15 +108,15 @@ func runRun(env *Env, opts *runOptions) error {
 	// Preflight, part one: what targets and the journal need.
 	cli, err := dockerx.New(env.Getenv)
 	if err != nil {
-		return exitf(ExitPreflight, "preflight: %w", err)
+		return exitf(result.ExitPreflight, "preflight: %w", err)
 	}
 	defer cli.Close()
 	if err := dockerx.Preflight(ctx, cli); err != nil {
-		return exitf(ExitPreflight, "preflight: %w", err)
+		return exitf(result.ExitPreflight, "preflight: %w", err)
 	}
 	stateDir, err := journal.Dir(opts.StateDir, env.Getenv, os.Geteuid())
 	if err != nil {
-		return exitf(ExitPreflight, "preflight: %w", err)
+		return exitf(result.ExitPreflight, "preflight: %w", err)
 	}
 	if err := resolvePlanTargets(ctx, env, plan, opts.Targets); err != nil {
 		// A dead run may have left the targets paused or stopped, which is why they
@@ -129,17 +126,17 @@ func runRun(env *Env, opts *runOptions) error {
 		note := unrecoveredNote(stateDir)
 		err = fmt.Errorf("preflight: resolve targets: %w%s", err, note)
 		if note != "" {
-			return exitf(ExitPreflight, "%w", err)
+			return exitf(result.ExitPreflight, "%w", err)
 		}
-		return withExitCode(err, ExitPreflight)
+		return withExitCode(err, result.ExitPreflight)
 	}
 	if err := refuseJournaledTargets(stateDir, plan); err != nil {
-		return exitf(ExitPreflight, "preflight: %w", err)
+		return exitf(result.ExitPreflight, "preflight: %w", err)
 	}
 	var prom *metrics.Client
 	if exp.Prometheus != nil {
 		if prom, err = metrics.NewClient(runner.ClientConfig(exp.Prometheus), env.Getenv); err != nil {
-			return exitf(ExitPreflight, "preflight: prometheus: %w", err)
+			return exitf(result.ExitPreflight, "preflight: prometheus: %w", err)
 		}
 	}
 
@@ -162,7 +159,7 @@ func runRun(env *Env, opts *runOptions) error {
 	}
 	j, err := journal.Create(stateDir, runID, exp.Name)
 	if err != nil {
-		return exitf(ExitPreflight, "preflight: %w", err)
+		return exitf(result.ExitPreflight, "preflight: %w", err)
 	}
 	cfg.Journal = j
 
@@ -190,9 +187,9 @@ func runRun(env *Env, opts *runOptions) error {
 	closeErr := j.Close()
 	switch {
 	case errors.Is(runErr, runner.ErrPreflight):
-		return exitf(ExitPreflight, "%w", runErr)
+		return exitf(result.ExitPreflight, "%w", runErr)
 	case runErr != nil:
-		return exitf(ExitInvalid, "%w", runErr)
+		return exitf(result.ExitInvalid, "%w", runErr)
 	}
 	written, werr := writeReports(outDir, opts.Formats, res)
 	if err := report.Render(env.Stdout, "text", res); err != nil {
@@ -204,11 +201,11 @@ func runRun(env *Env, opts *runOptions) error {
 	}
 	if werr != nil {
 		fmt.Fprintf(env.Stderr, "write reports: %v\n", werr)
-		if res.ExitCode == ExitOK {
-			return exitf(ExitInvalid, "write reports to %s: %w", outDir, werr)
+		if res.ExitCode == result.ExitPassed {
+			return exitf(result.ExitInternal, "write reports to %s: %w", outDir, werr)
 		}
 	}
-	if res.ExitCode != ExitOK {
+	if res.ExitCode != result.ExitPassed {
 		return silentExit(res.ExitCode)
 	}
 	return nil

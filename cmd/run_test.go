@@ -39,8 +39,8 @@ func TestRunFlags(t *testing.T) {
 				return o.DryRun && o.Targets.Seed == 7 && o.Targets.MaxTargets == 2 && strings.Join(o.Formats, ",") == "md,junit" &&
 					o.Out == "o" && o.StateDir == "s" && o.LogFormat == "json" && len(o.Flags.Vars) == 1
 			}},
-		{[]string{"run"}, ExitInvalid, nil},
-		{[]string{"run", "--bogus", "x.hcl"}, ExitInvalid, nil},
+		{[]string{"run"}, result.ExitInvalid, nil},
+		{[]string{"run", "--bogus", "x.hcl"}, result.ExitInvalid, nil},
 	}
 	for _, tc := range tests {
 		var got *runOptions
@@ -53,7 +53,7 @@ func TestRunFlags(t *testing.T) {
 		}
 		root.AddCommand(newRunCmd(env, func(o *runOptions) error { got = o; return nil }))
 		root.SetArgs(tc.args)
-		code := codeOf(root.Execute())
+		code := codeOf(root.Execute(), false) // flag and argument errors come before a command starts
 		if code != tc.wantCode {
 			t.Errorf("%v: exit %d, want %d", tc.args, code, tc.wantCode)
 			continue
@@ -77,7 +77,7 @@ func TestRunRejectsBadOptionsBeforeAnything(t *testing.T) {
 	}
 	for _, tc := range tests {
 		code, _, stderr := memRun(t, tc.args...)
-		if code != ExitInvalid || !strings.Contains(stderr, tc.want) {
+		if code != result.ExitInvalid || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 naming %q", tc.args, code, stderr, tc.want)
 		}
 	}
@@ -264,7 +264,7 @@ func TestKilledRunIsRecovered(t *testing.T) {
 	// A new run on the same targets refuses and says what to do.
 	again := exec.Command(bin, "run", "--state-dir", state, "--out", t.TempDir(), exp)
 	refusal, err := again.CombinedOutput()
-	if code := exitCode(t, err); code != ExitPreflight || !strings.Contains(string(refusal), "faultline recover") {
+	if code := exitCode(t, err); code != result.ExitPreflight || !strings.Contains(string(refusal), "faultline recover") {
 		t.Fatalf("run over an unrecovered journal: exit %d\n%s\nwant 5 naming faultline recover", code, refusal)
 	}
 
@@ -310,7 +310,7 @@ func TestInterruptedRunRevertsAndReports(t *testing.T) {
 	}
 	// The first interrupt still observes the recovery (1s here); the run ends by itself.
 	err := run.Wait()
-	if code := exitCode(t, err); code != ExitAborted {
+	if code := exitCode(t, err); code != result.ExitAborted {
 		t.Fatalf("exit %d after SIGINT, want 3\n%s", code, out)
 	}
 	if in := dockertest.Inspect(t, cli, a.ID); !dockertest.Running(in) || dockertest.Paused(in) {
@@ -324,7 +324,7 @@ func TestInterruptedRunRevertsAndReports(t *testing.T) {
 		t.Fatalf("no result written: %v\n%s", err, out)
 	}
 	fx.networkRestored(t, "after the interrupt")
-	if res.Status != result.StatusInterrupted || res.ExitCode != ExitAborted || len(res.Events) != 2*nFaults {
+	if res.Status != result.StatusInterrupted || res.ExitCode != result.ExitAborted || len(res.Events) != 2*nFaults {
 		b, _ := json.MarshalIndent(res.Events, "", " ")
 		t.Fatalf("result: status %s exit %d, events %s", res.Status, res.ExitCode, b)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/faultline/faultline/experiments"
 	"github.com/faultline/faultline/experiments/targets"
 	"github.com/faultline/faultline/internal/dockerx"
+	"github.com/faultline/faultline/result"
 )
 
 // errNoDocker marks a target resolution that could not reach a Docker Engine: `plan`
@@ -43,13 +44,13 @@ func resolvePlanTargets(ctx context.Context, env *Env, p *experiments.Plan, opts
 	p.Seed = seed
 	if err != nil {
 		if errors.Is(err, targets.ErrEmptySelection) || errors.Is(err, targets.ErrTooManyTargets) {
-			return withExitCode(err, ExitInvalid)
+			return withExitCode(err, result.ExitInvalid)
 		}
 		return err
 	}
 	p.Targets = resolved
 	if err := p.SharedTargetClashes(); err != nil {
-		return withExitCode(err, ExitInvalid)
+		return withExitCode(err, result.ExitInvalid)
 	}
 	return nil
 }

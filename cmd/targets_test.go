@@ -11,6 +11,7 @@ import (
 	"github.com/faultline/faultline/experiments"
 	"github.com/faultline/faultline/experiments/targets"
 	"github.com/faultline/faultline/internal/dockertest"
+	"github.com/faultline/faultline/result"
 )
 
 func TestResolvePlanTargetsAgainstDocker(t *testing.T) {
@@ -32,8 +33,8 @@ func TestResolvePlanTargetsAgainstDocker(t *testing.T) {
 
 	tg.Labels["faultline.test.run"] = run + "-nobody"
 	err := resolvePlanTargets(env.Context, env, experiments.NewPlan(p.Experiment), targetOptions{})
-	if !errors.Is(err, targets.ErrEmptySelection) || codeOf(err) != ExitInvalid {
-		t.Errorf("empty selection: %v (exit %d), want ErrEmptySelection with exit %d", err, codeOf(err), ExitInvalid)
+	if !errors.Is(err, targets.ErrEmptySelection) || codeOf(err, true) != result.ExitInvalid {
+		t.Errorf("empty selection: %v (exit %d), want ErrEmptySelection with exit %d", err, codeOf(err, true), result.ExitInvalid)
 	}
 }
 
@@ -75,11 +76,11 @@ fault "pause" "freeze" {
 		t.Fatal(err)
 	}
 	code, stdout, stderr := memRun(t, "plan", file)
-	if code != ExitInvalid || !strings.Contains(stdout, "freeze") || !strings.Contains(stderr, "selects no") {
+	if code != result.ExitInvalid || !strings.Contains(stdout, "freeze") || !strings.Contains(stderr, "selects no") {
 		t.Errorf("plan: exit %d, stdout %q, stderr %q; want exit 2, the timeline, and the empty selection named", code, stdout, stderr)
 	}
 	code, _, stderr = memRun(t, "run", "--state-dir", t.TempDir(), file)
-	if code != ExitInvalid || !strings.Contains(stderr, "selects no") {
+	if code != result.ExitInvalid || !strings.Contains(stderr, "selects no") {
 		t.Errorf("run: exit %d, stderr %q; want exit 2 naming the empty selection", code, stderr)
 	}
 }
@@ -118,11 +119,11 @@ fault "pause" "freeze_again" {
 		t.Fatal(err)
 	}
 	code, stdout, stderr := memRun(t, "plan", file)
-	if code != ExitInvalid || !strings.Contains(stdout, "freeze_again") || !strings.Contains(stderr, "container "+c.Name) {
+	if code != result.ExitInvalid || !strings.Contains(stdout, "freeze_again") || !strings.Contains(stderr, "container "+c.Name) {
 		t.Errorf("plan: exit %d, stdout %q, stderr %q; want exit 2, the timeline, and the shared container named", code, stdout, stderr)
 	}
 	code, _, stderr = memRun(t, "run", "--state-dir", t.TempDir(), "--out", t.TempDir(), file)
-	if code != ExitInvalid || !strings.Contains(stderr, "share a container") {
+	if code != result.ExitInvalid || !strings.Contains(stderr, "share a container") {
 		t.Errorf("run: exit %d, stderr %q; want exit 2 naming the clash", code, stderr)
 	}
 	if in := dockertest.Inspect(t, cli, c.ID); !dockertest.Running(in) || dockertest.Paused(in) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/faultline/faultline/experiments"
+	"github.com/faultline/faultline/result"
 	"github.com/spf13/cobra"
 )
 
@@ -19,10 +20,6 @@ type validateFileResult struct {
 	Errors      int              `json:"errors"`
 	Warnings    int              `json:"warnings"`
 	Diagnostics []jsonDiagnostic `json:"diagnostics"`
-}
-
-func init() {
-	addVerb("validate", func(env *Env) *cobra.Command { return newValidateCmd(env, nil) })
 }
 
 // newValidateCmd builds the verb; runF replaces the work in tests of flag parsing.
@@ -88,7 +85,7 @@ func validateRun(env *Env, opts *validateOptions) error {
 		}
 	}
 	if !allValid {
-		return silentExit(ExitInvalid)
+		return silentExit(result.ExitInvalid)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"github.com/faultline/faultline/experiments"
+	"github.com/faultline/faultline/result"
 	"github.com/spf13/pflag"
 )
 
@@ -31,7 +32,7 @@ func loadExperiment(env *Env, path string, flags *experimentFlags) (*experiments
 		printDiagnostics(env.Stderr, env.StderrTTY, files, diags)
 	}
 	if diags.HasErrors() {
-		return nil, silentExit(ExitInvalid)
+		return nil, silentExit(result.ExitInvalid)
 	}
 	return exp, nil
 }

@@ -23,17 +23,15 @@ func BuildVersion() string {
 	return Version
 }
 
-func init() {
-	addVerb("version", func(env *Env) *cobra.Command {
-		return &cobra.Command{
-			Use:     "version",
-			Short:   "Print faultline's version",
-			Args:    cobra.NoArgs,
-			Example: "  faultline version",
-			RunE: func(c *cobra.Command, _ []string) error {
-				fmt.Fprintf(env.Stdout, "faultline %s (%s, %s/%s)\n", BuildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
-				return nil
-			},
-		}
-	})
+func newVersionCmd(env *Env) *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print faultline's version",
+		Args:    cobra.NoArgs,
+		Example: "  faultline version",
+		RunE: func(c *cobra.Command, _ []string) error {
+			fmt.Fprintf(env.Stdout, "faultline %s (%s, %s/%s)\n", BuildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return nil
+		},
+	}
 }

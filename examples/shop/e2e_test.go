@@ -145,11 +145,11 @@ func TestDemoEndToEnd(t *testing.T) {
 		"--var", "prometheus_url=" + prom.URL, "--var", "stack=" + stack, "--var", "unit=1",
 		"--state-dir", t.TempDir(), "--out", t.TempDir(), "--format", "text", "netem.hcl"})
 	switch {
-	case code == cmd.ExitPreflight:
+	case code == result.ExitPreflight:
 		if !strings.Contains(stderr.String(), "sch_netem") {
 			t.Errorf("netem preflight failed without naming sch_netem:\n%s", stderr.String())
 		}
-	case code == cmd.ExitOK || code == cmd.ExitCheckFailed:
+	case code == result.ExitPassed || code == result.ExitCheckFailed:
 		t.Logf("this kernel has sch_netem: the netem variant ran (dry) with exit %d", code)
 	default:
 		t.Errorf("netem.hcl: exit %d\n%s", code, stderr.String())

@@ -535,14 +535,14 @@ func resultStage(_ context.Context, r *run) error {
 		if res.Reason != "" {
 			reason += " (after: " + res.Reason + ")"
 		}
-		res.Status, res.Reason, res.ExitCode = result.StatusError, reason, 4
+		res.Status, res.Reason, res.ExitCode = result.StatusError, reason, result.ExitRevertFailed
 	case res.Status == result.StatusAborted || res.Status == result.StatusInterrupted || res.Status == result.StatusError:
-		res.ExitCode = 3
+		res.ExitCode = result.ExitAborted
 	case failedChecks > 0:
-		res.Status, res.ExitCode = result.StatusFailed, 1
+		res.Status, res.ExitCode = result.StatusFailed, result.ExitCheckFailed
 		res.Reason = fmt.Sprintf("%d of %d checks failed", failedChecks, len(res.Checks))
 	default:
-		res.Status, res.ExitCode = result.StatusPassed, 0
+		res.Status, res.ExitCode = result.StatusPassed, result.ExitPassed
 	}
 	r.log.Info("run ended", "status", res.Status, "reason", res.Reason, "exit_code", res.ExitCode, "score", res.Score.Value)
 	return nil
