@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/result"
+	"golang.org/x/sync/errgroup"
 )
 
 // Query is one watched metric: a metric block, as the caller translates it.
@@ -63,17 +64,15 @@ func NewSampler(query QueryFunc, ms []Query) *Sampler {
 // order of the metrics.
 func (s *Sampler) Sample(ctx context.Context, at time.Time) []Observation {
 	out := make([]Observation, len(s.metrics))
-	var wg sync.WaitGroup
-	slots := make(chan struct{}, MaxConcurrentQueries)
+	var g errgroup.Group
+	g.SetLimit(MaxConcurrentQueries)
 	for i, m := range s.metrics {
-		wg.Add(1)
-		slots <- struct{}{}
-		go func() {
-			defer func() { <-slots; wg.Done() }()
+		g.Go(func() error {
 			out[i] = s.one(ctx, m, at)
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // one never fails: a failed query is an Observation with a Gap
 	return out
 }
 
