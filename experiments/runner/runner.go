@@ -1,5 +1,5 @@
 // Package runner runs a planned experiment: preflight, baseline, the faults on their
-// timeline, recovery, analysis and the result, as small stages over one run state.
+// timeline, recovery, analysis and the result, in four steps over one run state.
 //
 // The runner owns the safety rules of DESIGN.md. Every injection is Prepared, written
 // to the journal and synced, then Applied; at its end (or at once on an abort, a lost
@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -143,15 +142,12 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	pipeline := MultiStage{
-		StageFunc(preflightStage),
-		StageFunc(timelineStage),
-		StageFunc(analysisStage),
-		StageFunc(resultStage),
-	}
-	if err := pipeline.Exec(ctx, r); err != nil {
+	if err := r.preflight(ctx); err != nil {
 		return nil, err
 	}
+	r.timeline(ctx)
+	r.analyze(ctx)
+	r.decide()
 	return r.res, nil
 }
 
@@ -228,9 +224,9 @@ func newRun(cfg Config) (*run, error) {
 	return r, nil
 }
 
-// preflightStage builds every fault (bad parameters are ErrInvalid) and runs every
+// preflight builds every fault (bad parameters are ErrInvalid) and runs every
 // preflight check, reporting all failures at once.
-func preflightStage(ctx context.Context, r *run) error {
+func (r *run) preflight(ctx context.Context) error {
 	var invalid []error
 	for _, spec := range r.plan.Experiment.Faults {
 		f, err := r.cfg.Faults(spec)
@@ -261,9 +257,9 @@ func preflightStage(ctx context.Context, r *run) error {
 	return nil
 }
 
-// timelineStage runs baseline, faults and recovery: sampling throughout, each planned
+// timeline runs baseline, faults and recovery: sampling throughout, each planned
 // injection at its time, and the reverts.
-func timelineStage(ctx context.Context, r *run) error {
+func (r *run) timeline(ctx context.Context) {
 	e := r.plan.Experiment
 	r.t0 = r.clock.Now()
 	r.res = r.newResult()
@@ -330,7 +326,6 @@ func timelineStage(ctx context.Context, r *run) error {
 		stopObs() // a sample may hang until its timeout; there is nothing to wait for
 	}
 	<-sampled // it takes the sample due at the end, then stops
-	return nil
 }
 
 // sleepObserving waits until t while sampling goes on; SkipObservation ends it early,
@@ -372,96 +367,15 @@ func (r *run) stopCauseOf(harm context.Context) *stopCause {
 	return &stopCause{status: result.StatusInterrupted, reason: cause.Error()}
 }
 
-// cutTimeline makes the result's timeline say what happened when harm stopped at now:
-// the fault phase ended then (or never started).
-func (r *run) cutTimeline(now time.Time) {
-	r.mu.Lock()
-	tl := &r.res.Timeline
-	if now.Before(tl.FaultStart) {
-		tl.FaultStart = now
-	}
-	cut := now.Before(tl.FaultEnd)
-	if cut {
-		tl.FaultEnd = now
-	}
-	r.mu.Unlock()
-	if cut {
-		r.warn(fmt.Sprintf("the fault phase was cut short at %s; the recovery phase starts there", now.Format(time.RFC3339)))
-	}
-}
-
 func (r *run) observationEnd() time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.obsEnd
 }
 
-func (r *run) setRecoveryEnd(t time.Time) {
-	r.mu.Lock()
-	r.obsEnd = t
-	r.res.Timeline.RecoveryEnd = t
-	r.mu.Unlock()
-}
-
-func (r *run) newResult() *result.Result {
-	e := r.plan.Experiment
-	res := &result.Result{
-		SchemaVersion:    result.SchemaVersion,
-		FaultlineVersion: r.cfg.Version,
-		Experiment: result.Experiment{
-			Name: e.Name, Description: e.Description, File: e.Filename, Labels: e.Labels, Variables: e.Variables,
-			BaselineSeconds: e.Baseline.Seconds(), RecoverySeconds: e.Recovery.Seconds(), StepSeconds: e.Step.Seconds(),
-		},
-		StartedAt: r.t0,
-		Seed:      r.plan.Seed,
-		Targets:   resultTargets(r.plan.Targets),
-		Timeline: result.Timeline{
-			BaselineStart: r.t0,
-			FaultStart:    r.t0.Add(r.plan.FaultStart),
-			FaultEnd:      r.t0.Add(r.plan.FaultEnd),
-			RecoveryEnd:   r.t0.Add(r.plan.Total),
-		},
-		Warnings: append([]string(nil), r.cfg.Warnings...),
-	}
-	for _, in := range r.plan.Injections {
-		res.Timeline.Injections = append(res.Timeline.Injections, result.PlannedInjection{
-			Fault: in.Fault.Name, Kind: in.Fault.Kind, Target: in.Fault.Target, Repeat: in.Repeat,
-			Start: r.t0.Add(in.Start), End: r.t0.Add(in.End),
-		})
-	}
-	return res
-}
-
 // phaseAt names the phase at t for the live view.
 func (r *run) phaseAt(t time.Time) string {
 	return r.plan.PhaseAt(t.Sub(r.t0))
-}
-
-func (r *run) warn(msg string) {
-	r.mu.Lock()
-	r.res.Warnings = append(r.res.Warnings, msg)
-	r.mu.Unlock()
-	r.log.Warn(msg)
-	r.progress(Update{Message: "warning: " + msg})
-}
-
-// warnOnce is warn for what every repeat of a fault would say again.
-func (r *run) warnOnce(msg string) {
-	r.mu.Lock()
-	seen := slices.Contains(r.res.Warnings, msg)
-	r.mu.Unlock()
-	if !seen {
-		r.warn(msg)
-	}
-}
-
-// setStatus records the first early stop; later ones do not overwrite it.
-func (r *run) setStatus(s result.Status, reason string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.res.Status == "" {
-		r.res.Status, r.res.Reason = s, reason
-	}
 }
 
 func (r *run) injectedCount() int {
@@ -490,87 +404,4 @@ func (r *run) progress(u Update) {
 	r.progressMu.Lock()
 	defer r.progressMu.Unlock()
 	r.cfg.Progress(u)
-}
-
-// analysisStage fetches the final series (the live samples when Prometheus cannot be
-// asked) and analyses them.
-func analysisStage(ctx context.Context, r *run) error {
-	e := r.plan.Experiment
-	if len(e.Metrics) == 0 {
-		analysis.Analyze(analysis.Input{Timeline: r.res.Timeline}).Apply(r.res)
-		return nil
-	}
-	observed := r.recorder.Metrics()
-	lost := r.stopped != nil && r.stopped.lost
-	if r.cfg.RangeQuery != nil && !lost {
-		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-		collected, errs := metrics.Collect(qctx, r.cfg.RangeQuery, r.queries, r.t0, r.obsEnd, e.Step)
-		cancel()
-		if len(errs) == 0 {
-			observed = collected
-		} else {
-			r.warn(fmt.Sprintf("the final range query failed, so the analysis uses the live samples: %v", errors.Join(errs...)))
-		}
-	}
-	analysis.Analyze(analysis.Input{
-		Metrics: r.metricSpecs, Checks: r.checkSpecs, Timeline: r.res.Timeline, Observed: observed,
-	}).Apply(r.res)
-	return nil
-}
-
-// resultStage decides status and exit code.
-func resultStage(_ context.Context, r *run) error {
-	res := r.res
-	res.EndedAt = r.clock.Now()
-	sort.SliceStable(res.Events, func(i, j int) bool { return res.Events[i].Actual.Before(res.Events[j].Actual) })
-	failedChecks := 0
-	for _, c := range res.Checks {
-		if !c.Passed {
-			failedChecks++
-		}
-	}
-	switch {
-	case r.revertFailed > 0:
-		reason := fmt.Sprintf("%d revert(s) failed: the system may still be faulted; run `faultline recover`", r.revertFailed)
-		if res.Reason != "" {
-			reason += " (after: " + res.Reason + ")"
-		}
-		res.Status, res.Reason, res.ExitCode = result.StatusError, reason, result.ExitRevertFailed
-	case res.Status == result.StatusAborted || res.Status == result.StatusInterrupted || res.Status == result.StatusError:
-		res.ExitCode = result.ExitAborted
-	case failedChecks > 0:
-		res.Status, res.ExitCode = result.StatusFailed, result.ExitCheckFailed
-		res.Reason = fmt.Sprintf("%d of %d checks failed", failedChecks, len(res.Checks))
-	default:
-		res.Status, res.ExitCode = result.StatusPassed, result.ExitPassed
-	}
-	r.log.Info("run ended", "status", res.Status, "reason", res.Reason, "exit_code", res.ExitCode, "score", res.Score.Value)
-	return nil
-}
-
-// resultTargets is the result's record of the containers each target block resolved to.
-func resultTargets(byBlock map[string][]faults.Target) map[string][]result.Target {
-	if byBlock == nil {
-		return nil
-	}
-	out := make(map[string][]result.Target, len(byBlock))
-	for name, ts := range byBlock {
-		rts := make([]result.Target, len(ts))
-		for i, t := range ts {
-			rt := result.Target{ID: t.ID, Name: t.Name, Image: t.Image, Labels: t.Labels, State: t.State, PID: t.PID, Group: t.Group}
-			for _, n := range t.Networks {
-				rn := result.Network{Name: n.Name, PrefixLen: n.PrefixLen, MacAddress: n.MacAddress}
-				if n.IP != nil {
-					rn.IP = n.IP.String()
-				}
-				if n.Gateway != nil {
-					rn.Gateway = n.Gateway.String()
-				}
-				rt.Networks = append(rt.Networks, rn)
-			}
-			rts[i] = rt
-		}
-		out[name] = rts
-	}
-	return out
 }

@@ -1,0 +1,180 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/metrics"
+	"github.com/faultline/faultline/metrics/analysis"
+	"github.com/faultline/faultline/result"
+)
+
+// Building the run's Result: its skeleton from the plan, what happened, the analysis
+// and the verdict with its exit code.
+
+func (r *run) newResult() *result.Result {
+	e := r.plan.Experiment
+	res := &result.Result{
+		SchemaVersion:    result.SchemaVersion,
+		FaultlineVersion: r.cfg.Version,
+		Experiment: result.Experiment{
+			Name: e.Name, Description: e.Description, File: e.Filename, Labels: e.Labels, Variables: e.Variables,
+			BaselineSeconds: e.Baseline.Seconds(), RecoverySeconds: e.Recovery.Seconds(), StepSeconds: e.Step.Seconds(),
+		},
+		StartedAt: r.t0,
+		Seed:      r.plan.Seed,
+		Targets:   resultTargets(r.plan.Targets),
+		Timeline: result.Timeline{
+			BaselineStart: r.t0,
+			FaultStart:    r.t0.Add(r.plan.FaultStart),
+			FaultEnd:      r.t0.Add(r.plan.FaultEnd),
+			RecoveryEnd:   r.t0.Add(r.plan.Total),
+		},
+		Warnings: append([]string(nil), r.cfg.Warnings...),
+	}
+	for _, in := range r.plan.Injections {
+		res.Timeline.Injections = append(res.Timeline.Injections, result.PlannedInjection{
+			Fault: in.Fault.Name, Kind: in.Fault.Kind, Target: in.Fault.Target, Repeat: in.Repeat,
+			Start: r.t0.Add(in.Start), End: r.t0.Add(in.End),
+		})
+	}
+	return res
+}
+
+// resultTargets is the result's record of the containers each target block resolved to.
+func resultTargets(byBlock map[string][]faults.Target) map[string][]result.Target {
+	if byBlock == nil {
+		return nil
+	}
+	out := make(map[string][]result.Target, len(byBlock))
+	for name, ts := range byBlock {
+		rts := make([]result.Target, len(ts))
+		for i, t := range ts {
+			rt := result.Target{ID: t.ID, Name: t.Name, Image: t.Image, Labels: t.Labels, State: t.State, PID: t.PID, Group: t.Group}
+			for _, n := range t.Networks {
+				rn := result.Network{Name: n.Name, PrefixLen: n.PrefixLen, MacAddress: n.MacAddress}
+				if n.IP != nil {
+					rn.IP = n.IP.String()
+				}
+				if n.Gateway != nil {
+					rn.Gateway = n.Gateway.String()
+				}
+				rt.Networks = append(rt.Networks, rn)
+			}
+			rts[i] = rt
+		}
+		out[name] = rts
+	}
+	return out
+}
+
+// cutTimeline makes the result's timeline say what happened when harm stopped at now:
+// the fault phase ended then (or never started).
+func (r *run) cutTimeline(now time.Time) {
+	r.mu.Lock()
+	tl := &r.res.Timeline
+	if now.Before(tl.FaultStart) {
+		tl.FaultStart = now
+	}
+	cut := now.Before(tl.FaultEnd)
+	if cut {
+		tl.FaultEnd = now
+	}
+	r.mu.Unlock()
+	if cut {
+		r.warn(fmt.Sprintf("the fault phase was cut short at %s; the recovery phase starts there", now.Format(time.RFC3339)))
+	}
+}
+
+func (r *run) setRecoveryEnd(t time.Time) {
+	r.mu.Lock()
+	r.obsEnd = t
+	r.res.Timeline.RecoveryEnd = t
+	r.mu.Unlock()
+}
+
+// setStatus records the first early stop; later ones do not overwrite it.
+func (r *run) setStatus(s result.Status, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.res.Status == "" {
+		r.res.Status, r.res.Reason = s, reason
+	}
+}
+
+func (r *run) warn(msg string) {
+	r.mu.Lock()
+	r.res.Warnings = append(r.res.Warnings, msg)
+	r.mu.Unlock()
+	r.log.Warn(msg)
+	r.progress(Update{Message: "warning: " + msg})
+}
+
+// warnOnce is warn for what every repeat of a fault would say again.
+func (r *run) warnOnce(msg string) {
+	r.mu.Lock()
+	seen := slices.Contains(r.res.Warnings, msg)
+	r.mu.Unlock()
+	if !seen {
+		r.warn(msg)
+	}
+}
+
+// analyze fetches the final series (the live samples when Prometheus cannot be asked)
+// and analyses them.
+func (r *run) analyze(ctx context.Context) {
+	e := r.plan.Experiment
+	if len(e.Metrics) == 0 {
+		analysis.Analyze(analysis.Input{Timeline: r.res.Timeline}).Apply(r.res)
+		return
+	}
+	observed := r.recorder.Metrics()
+	lost := r.stopped != nil && r.stopped.lost
+	if r.cfg.RangeQuery != nil && !lost {
+		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		collected, errs := metrics.Collect(qctx, r.cfg.RangeQuery, r.queries, r.t0, r.obsEnd, e.Step)
+		cancel()
+		if len(errs) == 0 {
+			observed = collected
+		} else {
+			r.warn(fmt.Sprintf("the final range query failed, so the analysis uses the live samples: %v", errors.Join(errs...)))
+		}
+	}
+	analysis.Analyze(analysis.Input{
+		Metrics: r.metricSpecs, Checks: r.checkSpecs, Timeline: r.res.Timeline, Observed: observed,
+	}).Apply(r.res)
+}
+
+// decide sets the result's status and exit code.
+func (r *run) decide() {
+	res := r.res
+	res.EndedAt = r.clock.Now()
+	sort.SliceStable(res.Events, func(i, j int) bool { return res.Events[i].Actual.Before(res.Events[j].Actual) })
+	failedChecks := 0
+	for _, c := range res.Checks {
+		if !c.Passed {
+			failedChecks++
+		}
+	}
+	switch {
+	case r.revertFailed > 0:
+		reason := fmt.Sprintf("%d revert(s) failed: the system may still be faulted; run `faultline recover`", r.revertFailed)
+		if res.Reason != "" {
+			reason += " (after: " + res.Reason + ")"
+		}
+		res.Status, res.Reason, res.ExitCode = result.StatusError, reason, result.ExitRevertFailed
+	case res.Status == result.StatusAborted || res.Status == result.StatusInterrupted || res.Status == result.StatusError:
+		res.ExitCode = result.ExitAborted
+	case failedChecks > 0:
+		res.Status, res.ExitCode = result.StatusFailed, result.ExitCheckFailed
+		res.Reason = fmt.Sprintf("%d of %d checks failed", failedChecks, len(res.Checks))
+	default:
+		res.Status, res.ExitCode = result.StatusPassed, result.ExitPassed
+	}
+	r.log.Info("run ended", "status", res.Status, "reason", res.Reason, "exit_code", res.ExitCode, "score", res.Score.Value)
+}
