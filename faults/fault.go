@@ -10,7 +10,10 @@ package faults
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net"
+	"strings"
 	"time"
 )
 
@@ -55,16 +58,102 @@ type Fault interface {
 }
 
 // Action is one fault against one target.
+//
+// An action undoes only what it did: Apply tracks what it changed (and what it was
+// refused), Record carries that to the journal, and Revert touches nothing else. A
+// pause the engine refused because the container was already paused (by an operator,
+// by another run) is not unpaused at the end.
 type Action interface {
 	// Apply injects the fault.
 	Apply(ctx context.Context) error
-	// Revert undoes Apply. It is idempotent: reverting twice, or reverting an action
-	// whose Apply failed half way or never ran, is not an error. A target that is gone
-	// or was recreated needs no revert: Revert returns an error wrapping ErrTargetGone.
+	// Verify reads the fault back from the system, not from memory: the engine's state
+	// and limits of the container, the kernel's qdiscs, filters and routes in its
+	// namespace. After a successful Apply it expects the fault in place; before Apply,
+	// after a failed one and after Revert it expects nothing of this action's left. It
+	// costs one engine inspect or one netlink dump per target, so it can run every
+	// step. When the system does not read back as expected the error wraps
+	// ErrNotInjected (or ErrNotClean) and says what was found instead; the
+	// Verification is filled either way.
+	Verify(ctx context.Context) (Verification, error)
+	// Revert undoes Apply and reads back that nothing of this action's is left; when
+	// something is, it returns an error wrapping ErrNotClean. It is idempotent:
+	// reverting twice, or reverting an action whose Apply failed half way or never ran,
+	// is not an error. A target that is gone or was recreated needs no revert: Revert
+	// returns an error wrapping ErrTargetGone.
 	Revert(ctx context.Context) error
-	// Record is everything needed to revert this action from another process.
+	// Record is everything needed to revert this action from another process, as far
+	// as the action got: what it will do before Apply, what it did after.
 	Record() Record
 }
+
+// Verification is one read-back of an action from the system.
+type Verification struct {
+	// At is when the system was read.
+	At time.Time `json:"at"`
+	// Checks holds one entry per object read back (a container's state, one qdisc,
+	// one route).
+	Checks []Check `json:"checks"`
+}
+
+// Check is one object read back: what was looked at, what was expected, what the
+// engine or the kernel reported.
+type Check struct {
+	What  string `json:"what"`
+	Want  string `json:"want"`
+	Found string `json:"found"`
+	OK    bool   `json:"ok"`
+}
+
+// OK reports whether every check found what it expected.
+func (v Verification) OK() bool {
+	for _, c := range v.Checks {
+		if !c.OK {
+			return false
+		}
+	}
+	return true
+}
+
+// Add appends a check.
+func (v *Verification) Add(what, want, found string, ok bool) {
+	v.Checks = append(v.Checks, Check{What: what, Want: want, Found: found, OK: ok})
+}
+
+// String lists the checks as "what: found" (with what was wanted where it differs).
+func (v Verification) String() string {
+	parts := make([]string, 0, len(v.Checks))
+	for _, c := range v.Checks {
+		if c.OK {
+			parts = append(parts, c.What+": "+c.Found)
+		} else {
+			parts = append(parts, fmt.Sprintf("%s: found %s, want %s", c.What, c.Found, c.Want))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Mismatch returns nil when v is OK, and otherwise an error wrapping kind (ErrNotInjected
+// or ErrNotClean) that lists what was found instead of what was expected.
+func (v Verification) Mismatch(kind error) error {
+	var bad []string
+	for _, c := range v.Checks {
+		if !c.OK {
+			bad = append(bad, fmt.Sprintf("%s: found %s, want %s", c.What, c.Found, c.Want))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", kind, strings.Join(bad, "; "))
+}
+
+// ErrNotInjected marks a fault that does not read back from the system as injected:
+// the injection failed, whatever Apply returned.
+var ErrNotInjected = errors.New("the fault does not read back as injected")
+
+// ErrNotClean marks a revert after which something of the fault still reads back (or
+// the target is not in the state it had): the revert failed.
+var ErrNotClean = errors.New("the revert does not read back clean")
 
 // Parallelism is how many targets are hit (or reverted) at once by default: enough
 // to keep an engine on a small host busy, few enough not to swamp it.
@@ -84,14 +173,39 @@ type Warner interface {
 	Warnings() []string
 }
 
-// Record is the durable description of an action, written to the journal before Apply.
+// Record is the durable description of an action, written to the journal before Apply
+// and again as Apply starts and ends.
 type Record struct {
 	Kind   string    `json:"kind"`
 	Fault  string    `json:"fault"` // the experiment's fault block name; the runner fills it
 	Target TargetRef `json:"target"`
-	// State is the kind's own revert data (earlier limits, qdisc handle, routes, ...).
+	// Phase is how far the action got when the record was written: PhasePrepared,
+	// PhaseApplying or PhaseApplied. Records of older journals have none and are
+	// treated as PhaseApplying: the fault may be in place.
+	Phase string `json:"phase,omitempty"`
+	// PhaseAt is when the phase began (for PhaseApplying: when Apply was sent), so a
+	// revert can wait for an engine that is still carrying out a stop it was sent.
+	PhaseAt *time.Time `json:"phase_at,omitempty"`
+	// State is the kind's own revert data (earlier limits, qdisc handle, routes, and
+	// after Apply what it actually changed).
 	State json.RawMessage `json:"state,omitempty"`
 }
+
+// Phases of a Record.
+const (
+	// PhasePrepared: Apply has not started; nothing was changed.
+	PhasePrepared = "prepared"
+	// PhaseApplying: Apply was started; its outcome is unknown, so the fault may be in
+	// place. The runner writes it just before Apply.
+	PhaseApplying = "applying"
+	// PhaseApplied: Apply returned; State says what it changed, if anything.
+	PhaseApplied = "applied"
+)
+
+// Uncertain reports whether a record leaves open whether its fault was applied: its
+// revert must then look at the system to decide, and act only on what reads back as
+// this action's own.
+func (r Record) Uncertain() bool { return r.Phase == PhaseApplying || r.Phase == "" }
 
 // TargetRef identifies the target of a record well enough to tell whether it is still
 // the same container (and the same network namespace) when the record is replayed.

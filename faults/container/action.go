@@ -11,18 +11,39 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/faultline/faultline/faults"
 	"github.com/moby/moby/client"
+	"golang.org/x/sync/errgroup"
 )
 
-// action is one container fault against one container.
+// action is one container fault against one container. Its methods may be called from
+// different goroutines (an abort reverts while Apply runs), so they serialise.
 type action struct {
+	mu     sync.Mutex
 	cli    Client
 	kind   string
 	st     state
 	target faults.Target
 	rec    faults.Record
+	// reverted is set once Revert read back clean: Verify then expects nothing of ours.
+	reverted bool
+	// now is the clock of the settle windows (time.Now; a test may shift it).
+	now func() time.Time
 }
 
-func (a *action) Record() faults.Record { return a.rec }
+func (a *action) Record() faults.Record {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.recordLocked()
+}
+
+func (a *action) recordLocked() faults.Record {
+	rec := a.rec
+	raw, _ := json.Marshal(a.st) // plain values: cannot fail
+	rec.State = raw
+	if a.st.Outcome != "" {
+		rec.Phase = faults.PhaseApplied
+	}
+	return rec
+}
 
 func (a *action) id() string { return a.rec.Target.ID }
 
@@ -31,6 +52,13 @@ func (a *action) name() string {
 		return a.rec.Target.Name
 	}
 	return fmt.Sprintf("%.12s", a.rec.Target.ID)
+}
+
+func (a *action) clock() time.Time {
+	if a.now != nil {
+		return a.now()
+	}
+	return time.Now()
 }
 
 // gone wraps an engine's "no such container" as faults.ErrTargetGone.
@@ -42,6 +70,23 @@ func (a *action) gone(err error) error {
 }
 
 func (a *action) Apply(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.st.Outcome != "" {
+		return fmt.Errorf("%s %s: already applied once (%s): an action is applied at most once", a.kind, a.name(), a.st.Outcome)
+	}
+	sent := a.clock()
+	a.st.AppliedAt = &sent
+	err := a.send(ctx)
+	a.st.Outcome = outcomeOf(err)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", a.kind, a.name(), a.gone(err))
+	}
+	return nil
+}
+
+// send makes Apply's one engine call (or, for kill, the direct signal).
+func (a *action) send(ctx context.Context) error {
 	var err error
 	switch a.kind {
 	case "kill":
@@ -49,10 +94,11 @@ func (a *action) Apply(ctx context.Context) error {
 		// own kill of one container takes 100 ms or more, serialised with the others.
 		ok, derr := signalDirect(ctx, a.rec.Target.PID, a.id(), a.st.Signal, a.st.Signal == "SIGKILL")
 		if ok {
-			if derr != nil {
-				return fmt.Errorf("kill %s: %w", a.name(), derr)
+			if derr != nil && !errors.Is(derr, errSignalledAlive) {
+				// Not sent: the kernel refused it, so nothing changed.
+				return cerrdefs.ErrFailedPrecondition.WithMessage(derr.Error())
 			}
-			return nil
+			return nil // sent; a process that outlives the wait is the read-back's business
 		}
 		_, err = a.cli.ContainerKill(ctx, a.id(), client.ContainerKillOptions{Signal: a.st.Signal})
 	case "stop":
@@ -63,39 +109,66 @@ func (a *action) Apply(ctx context.Context) error {
 		_, err = a.cli.ContainerPause(ctx, a.id(), client.ContainerPauseOptions{})
 	case "resources":
 		if a.st.Before == nil || a.st.During == nil {
-			return errors.New("resources action without recorded limits")
+			return cerrdefs.ErrInvalidArgument.WithMessage("resources action without recorded limits")
 		}
 		req := squeezeRequest(*a.st.Before, *a.st.During)
 		_, err = a.cli.ContainerUpdate(ctx, a.id(), client.ContainerUpdateOptions{Resources: &req})
 	default:
-		return fmt.Errorf("unknown container fault kind %q", a.kind)
+		return cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("unknown container fault kind %q", a.kind))
 	}
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", a.kind, a.name(), a.gone(err))
+	return err
+}
+
+// touched reports whether Apply may have changed the container: its call was done, or
+// was cut short while the engine may still carry it out.
+func (a *action) touched() bool {
+	return a.st.Outcome == outcomeDone || a.st.Outcome == interrupted
+}
+
+// needsRevert reports whether the kind leaves something to undo at all.
+func (a *action) needsRevert() bool {
+	switch a.kind {
+	case "restart":
+		return false
+	case "kill":
+		return a.st.Restore
 	}
-	return nil
+	return true
 }
 
 func (a *action) Revert(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), faults.RevertTimeout)
 	defer cancel()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.touched() || !a.needsRevert() {
+		// Never applied, refused by the engine, or nothing to undo: touching the
+		// container now could only undo what someone else did.
+		a.reverted = true
+		return nil
+	}
+	b := faults.NewBudget(maxAttempts, firstBackoff, maxBackoff)
 	var err error
 	switch a.kind {
-	case "restart":
-		return nil // instant: nothing to undo
-	case "kill":
-		if !a.st.Restore {
-			return nil
-		}
-		err = a.ensureRunning(ctx)
-	case "stop":
-		err = a.ensureRunning(ctx)
+	case "kill", "stop":
+		err = a.ensureRunning(ctx, b)
 	case "pause":
-		err = a.unpause(ctx)
+		err = a.unpause(ctx, b)
 	case "resources":
-		err = a.restoreLimits(ctx)
+		err = a.restoreLimits(ctx, b)
 	default:
-		return fmt.Errorf("unknown container fault kind %q", a.kind)
+		err = fmt.Errorf("unknown container fault kind %q", a.kind)
+	}
+	if err == nil {
+		a.reverted = true
+		var v faults.Verification
+		v, err = a.readBack(ctx, b)
+		if err == nil {
+			err = v.Mismatch(faults.ErrNotClean)
+		}
+		if err != nil {
+			a.reverted = false
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("revert %s on %s: %w", a.kind, a.name(), err)
@@ -103,9 +176,9 @@ func (a *action) Revert(ctx context.Context) error {
 	return nil
 }
 
-func (a *action) inspect(ctx context.Context) (client.ContainerInspectResult, error) {
+func (a *action) inspect(ctx context.Context, b *faults.Budget) (client.ContainerInspectResult, error) {
 	var res client.ContainerInspectResult
-	err := retry(ctx, func() error {
+	err := b.Do(ctx, transient, func() error {
 		var err error
 		res, err = a.cli.ContainerInspect(ctx, a.id(), client.ContainerInspectOptions{})
 		return err
@@ -116,88 +189,133 @@ func (a *action) inspect(ctx context.Context) (client.ContainerInspectResult, er
 	return res, a.gone(err)
 }
 
-// ensureRunning starts the container unless it runs, or its restart policy is bringing it back.
-func (a *action) ensureRunning(ctx context.Context) error {
-	res, err := a.inspect(ctx)
+// Settle windows: how long a revert waits for a signal or stop it sent (or that was
+// interrupted in flight) to take effect before it judges the container's state.
+const (
+	// killSettle bounds the wait for a killed process to die and the engine to notice.
+	killSettle = 10 * time.Second
+	// pollEvery is the pace of those waits.
+	pollEvery = 20 * time.Millisecond
+)
+
+// settleBy is when the container must have gone down if this action's kill or stop is
+// to bring it down at all: the stop's grace period (the engine sends SIGKILL after it)
+// or nothing for a signal, plus killSettle, from when Apply sent it.
+func (a *action) settleBy() time.Time {
+	from := a.clock()
+	if a.st.AppliedAt != nil {
+		from = *a.st.AppliedAt
+	}
+	wait := killSettle
+	if a.kind == "stop" && a.st.Seconds != nil {
+		wait += time.Duration(*a.st.Seconds) * time.Second
+	}
+	return from.Add(wait)
+}
+
+// ensureRunning starts the container again unless it runs, or its restart policy is
+// bringing it back. It first waits for this action's kill or stop to take effect: a
+// stop interrupted in its grace period goes on in the engine, and a SIGTERM may take
+// seconds to end the process; judging earlier would find it running, do nothing, and
+// leave it to die moments later.
+func (a *action) ensureRunning(ctx context.Context, b *faults.Budget) error {
+	res, err := a.settleDown(ctx, b)
 	if err != nil {
 		return err
 	}
-	if a.kind == "kill" && a.st.Signal == "SIGKILL" {
-		// A SIGKILLed process is dead even while the engine still reports it running:
-		// wait for the engine to notice, or the container would be left stopped.
-		if res, err = a.settleKilled(ctx, res); err != nil {
+	if s := res.Container.State; !s.Running && !s.Restarting {
+		err = b.Do(ctx, transient, func() error {
+			_, err := a.cli.ContainerStart(ctx, a.id(), client.ContainerStartOptions{})
+			return err
+		})
+		if err != nil {
+			// A restart policy may have won the race: what matters is that it runs.
+			if res, ierr := a.inspect(ctx, b); ierr != nil || !(res.Container.State.Running || res.Container.State.Restarting) {
+				return a.gone(err)
+			}
+		}
+	}
+	return a.settleUp(ctx, b)
+}
+
+// settleDown inspects until the process this action signalled or stopped is no longer
+// the container's running one, or until settleBy. The wait is over at once when the
+// container restarted (a new PID or start time), is not running, or the action's
+// signal is not one that must end it (SIGKILL must; the stop's SIGTERM is followed by
+// the engine's SIGKILL; any other signal may be handled, so its window applies only
+// while Apply's call was fresh).
+func (a *action) settleDown(ctx context.Context, b *faults.Budget) (client.ContainerInspectResult, error) {
+	deadline := a.settleBy()
+	for {
+		res, err := a.inspect(ctx, b)
+		if err != nil {
+			return res, err
+		}
+		s := res.Container.State
+		same := s.Running && (a.rec.Target.PID == 0 || s.Pid == a.rec.Target.PID) && (a.st.StartedAt == "" || s.StartedAt == a.st.StartedAt)
+		if !same || !a.clock().Before(deadline) {
+			return res, nil
+		}
+		if err := sleepCtx(ctx, pollEvery); err != nil {
+			return res, fmt.Errorf("waiting for %s of %s to take effect: %w", a.kind, a.name(), err)
+		}
+	}
+}
+
+// settleUp waits, bounded by killSettle, while the engine is restarting the container
+// (a restart policy), so that the read-back sees it running rather than on its way.
+func (a *action) settleUp(ctx context.Context, b *faults.Budget) error {
+	deadline := a.clock().Add(killSettle)
+	for {
+		res, err := a.inspect(ctx, b)
+		if err != nil {
+			return err
+		}
+		if s := res.Container.State; !s.Restarting || !a.clock().Before(deadline) {
+			return nil
+		}
+		if err := sleepCtx(ctx, pollEvery); err != nil {
 			return err
 		}
 	}
-	if s := res.Container.State; s.Running || s.Restarting {
-		return nil
-	}
-	err = retry(ctx, func() error {
-		_, err := a.cli.ContainerStart(ctx, a.id(), client.ContainerStartOptions{})
-		return err
-	})
-	if err == nil {
-		return nil
-	}
-	// A restart policy may have won the race: what matters is that it runs.
-	if res, ierr := a.inspect(ctx); ierr == nil && (res.Container.State.Running || res.Container.State.Restarting) {
-		return nil
-	}
-	return a.gone(err)
 }
 
-// killSettle bounds how long a revert waits for the engine to notice that the process
-// a SIGKILL hit is dead.
-const killSettle = 10 * time.Second
-
-// settleKilled inspects again until the engine no longer reports the killed process
-// (the recorded PID) as the container's running one.
-func (a *action) settleKilled(ctx context.Context, res client.ContainerInspectResult) (client.ContainerInspectResult, error) {
-	deadline := time.Now().Add(killSettle)
-	for {
-		s := res.Container.State
-		if !s.Running || s.Pid != a.rec.Target.PID || a.rec.Target.PID == 0 || time.Now().After(deadline) {
-			return res, nil
-		}
-		t := time.NewTimer(20 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return res, ctx.Err()
-		case <-t.C:
-		}
-		var err error
-		if res, err = a.inspect(ctx); err != nil {
-			return res, err
-		}
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
-func (a *action) unpause(ctx context.Context) error {
-	res, err := a.inspect(ctx)
+func (a *action) unpause(ctx context.Context, b *faults.Budget) error {
+	res, err := a.inspect(ctx, b)
 	if err != nil {
 		return err
 	}
 	if !res.Container.State.Paused {
 		return nil
 	}
-	err = retry(ctx, func() error {
+	err = b.Do(ctx, transient, func() error {
 		_, err := a.cli.ContainerUnpause(ctx, a.id(), client.ContainerUnpauseOptions{})
 		return err
 	})
 	if err != nil && cerrdefs.IsConflict(err) {
-		if res, ierr := a.inspect(ctx); ierr == nil && !res.Container.State.Paused {
+		if res, ierr := a.inspect(ctx, b); ierr == nil && !res.Container.State.Paused {
 			return nil // unpaused meanwhile
 		}
 	}
 	return a.gone(err)
 }
 
-func (a *action) restoreLimits(ctx context.Context) error {
-	if a.st.Before == nil {
+func (a *action) restoreLimits(ctx context.Context, b *faults.Budget) error {
+	if a.st.Before == nil || a.st.During == nil {
 		return errors.New("no earlier limits recorded")
 	}
-	res, err := a.inspect(ctx)
+	res, err := a.inspect(ctx, b)
 	if err != nil {
 		return err
 	}
@@ -205,11 +323,16 @@ func (a *action) restoreLimits(ctx context.Context) error {
 		return errors.New("the engine reported no host configuration")
 	}
 	now := limitsOf(res.Container.HostConfig.Resources)
-	if Equivalent(now, *a.st.Before) {
-		return nil // never applied, or already restored
+	switch {
+	case Equivalent(now, *a.st.Before):
+		return nil // never took effect, or already restored
+	case !Equivalent(now, *a.st.During):
+		// Someone changed them since: restoring would undo their change.
+		return fmt.Errorf("%w: the limits were changed by someone else during the fault (found %s, faultline set %s): left alone; restore them by hand if needed (earlier: %s)",
+			faults.ErrNotClean, describeLimits(now), describeLimits(*a.st.During), describeLimits(*a.st.Before))
 	}
 	for _, req := range restoreRequests(*a.st.Before, now) {
-		err = retry(ctx, func() error {
+		err = b.Do(ctx, transient, func() error {
 			_, err := a.cli.ContainerUpdate(ctx, a.id(), client.ContainerUpdateOptions{Resources: &req})
 			return err
 		})
@@ -220,32 +343,13 @@ func (a *action) restoreLimits(ctx context.Context) error {
 	return nil
 }
 
-// Backoff of retried engine calls: 100 ms doubling up to 2 s, at most maxAttempts tries.
+// Backoff of retried engine calls: 100 ms doubling up to 2 s, at most maxAttempts
+// calls for all the steps of one revert together.
 const (
 	firstBackoff = 100 * time.Millisecond
 	maxBackoff   = 2 * time.Second
-	maxAttempts  = 6
+	maxAttempts  = 8
 )
-
-// retry calls fn until it succeeds, fails for good, or ctx ends. Only transient engine
-// errors (connection trouble, 5xx, unavailable) are retried.
-func retry(ctx context.Context, fn func() error) error {
-	wait := firstBackoff
-	for attempt := 1; ; attempt++ {
-		err := fn()
-		if err == nil || !transient(err) || attempt == maxAttempts {
-			return err
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%w (gave up after %d attempts: %w)", err, attempt, ctx.Err())
-		case <-t.C:
-		}
-		wait = min(2*wait, maxBackoff)
-	}
-}
 
 func transient(err error) bool {
 	switch {
@@ -263,6 +367,10 @@ func NewReviver(cli Client) faults.Reviver { return reviver{cli: cli} }
 
 type reviver struct{ cli Client }
 
+// Revive rebuilds an action from its record. The record's phase decides what its
+// revert may undo: nothing when Apply never started (a crash in the window between the
+// journal entry and the planned start), what Apply recorded it did when it returned,
+// and, when it was cut off in between, whatever reads back as this fault.
 func (r reviver) Revive(rec faults.Record) (faults.Action, error) {
 	if rec.Target.ID == "" {
 		return nil, errors.New("record has no container id")
@@ -279,8 +387,22 @@ func (r reviver) Revive(rec faults.Record) (faults.Action, error) {
 		if st.Before == nil {
 			return nil, fmt.Errorf("record of resources on %s holds no earlier limits", rec.Target.Name)
 		}
+		if st.During == nil {
+			return nil, fmt.Errorf("record of resources on %s holds no squeezed limits: cannot tell faultline's from someone else's", rec.Target.Name)
+		}
 	default:
 		return nil, fmt.Errorf("record kind %q is not a container fault", rec.Kind)
+	}
+	switch {
+	case rec.Phase == faults.PhasePrepared:
+		st.Outcome = ""
+	case rec.Uncertain():
+		st.Outcome = interrupted
+		if st.AppliedAt == nil {
+			st.AppliedAt = rec.PhaseAt
+		}
+	case st.Outcome == "":
+		st.Outcome = interrupted // an applied record without its outcome: assume the worst
 	}
 	return &action{cli: r.cli, kind: rec.Kind, st: st, rec: rec,
 		target: faults.Target{ID: rec.Target.ID, Name: rec.Target.Name, PID: rec.Target.PID}}, nil
@@ -305,17 +427,14 @@ func forEach(ctx context.Context, actions []faults.Action, limit int, fn func(fa
 		limit = DefaultParallelism
 	}
 	errs := make([]error, len(actions))
-	sem := make(chan struct{}, limit)
-	var wg sync.WaitGroup
+	var g errgroup.Group // not WithContext: one action's failure must not cancel the others
+	g.SetLimit(limit)
 	for i, a := range actions {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
+		g.Go(func() error {
 			errs[i] = fn(a, ctx)
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 	return errs
 }

@@ -4,8 +4,9 @@
 // Every fault is built by New from validated parameters; Prepare inspects its target
 // and returns an Action whose Record holds everything the revert needs, so that
 // `faultline recover` can revert it from another process (NewReviver). Reverts run on a
-// context that survives cancellation, are idempotent, retry transient engine errors with
-// backoff, and return an error wrapping faults.ErrTargetGone when the container was
+// context that survives cancellation, are idempotent, retry transient engine errors
+// within one budget per revert (faults.Budget), undo only what Apply did (a pause the
+// engine refused is not unpaused), read back that the container is as it was, and return an error wrapping faults.ErrTargetGone when the container was
 // removed or recreated (a recreated container has a new ID).
 //
 // Docker cannot store "no limit" back through ContainerUpdate: zero means "leave as
@@ -168,6 +169,44 @@ type state struct {
 	// Before holds a resources fault's earlier limits, During what it sets.
 	Before *Limits `json:"before,omitempty"`
 	During *Limits `json:"during,omitempty"`
+	// StartedAt is the container's start time at Prepare: a restart reads back as a
+	// later one.
+	StartedAt string `json:"started_at,omitempty"`
+	// Outcome is what Apply's engine call came to (empty before Apply), AppliedAt when
+	// it was sent. Revert undoes only a call that was done or interrupted.
+	Outcome   outcome    `json:"outcome,omitempty"`
+	AppliedAt *time.Time `json:"applied_at,omitempty"`
+}
+
+// outcome is what became of Apply's engine call.
+type outcome string
+
+const (
+	// done: the engine (or the kernel, for a direct signal) carried it out.
+	outcomeDone outcome = "done"
+	// refused: the engine answered no (already paused, not running, ...): nothing
+	// changed, so there is nothing to undo.
+	refused outcome = "refused"
+	// interrupted: the call was cut short (cancelled, timed out, connection lost, an
+	// engine error): the engine may have carried it out, or may still be doing so.
+	interrupted outcome = "interrupted"
+)
+
+// outcomeOf classifies the error of Apply's engine call. Only a definite answer of the
+// engine that it did nothing counts as refused.
+func outcomeOf(err error) outcome {
+	switch {
+	case err == nil:
+		return outcomeDone
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
+		client.IsErrConnectionFailed(err), cerrdefs.IsInternal(err), cerrdefs.IsUnknown(err),
+		cerrdefs.IsUnavailable(err):
+		return interrupted
+	case cerrdefs.IsNotFound(err), cerrdefs.IsConflict(err), cerrdefs.IsInvalidArgument(err),
+		cerrdefs.IsPermissionDenied(err), cerrdefs.IsNotModified(err), cerrdefs.IsFailedPrecondition(err):
+		return refused
+	}
+	return interrupted
 }
 
 // Limits are the resource limits a resources fault changes, as HostConfig holds them.
@@ -208,6 +247,7 @@ func (f *fault) Prepare(ctx context.Context, t faults.Target) (faults.Action, er
 		return nil, fmt.Errorf("container %s: the engine reported no state", t.Name)
 	}
 	st := f.st
+	st.StartedAt = c.State.StartedAt
 	switch f.kind {
 	case "kill", "stop", "restart", "pause":
 		if !c.State.Running {
@@ -232,6 +272,7 @@ func (f *fault) Prepare(ctx context.Context, t faults.Target) (faults.Action, er
 	a := &action{cli: f.cli, kind: f.kind, st: st, target: t, rec: faults.Record{
 		Kind:   f.kind,
 		Target: faults.TargetRef{ID: c.ID, Name: strings.TrimPrefix(c.Name, "/"), PID: c.State.Pid},
+		Phase:  faults.PhasePrepared,
 		State:  raw,
 	}}
 	return a, nil

@@ -54,6 +54,32 @@ func signalDirect(ctx context.Context, pid int, containerID, sig string, waitExi
 	return true, waitPidfd(ctx, fd, pid)
 }
 
+// errSignalledAlive marks a signal that was delivered to a process still alive when
+// the wait for its exit ended.
+var errSignalledAlive = errors.New("signalled but still alive")
+
+// processAlive reports whether pid is a live (not zombie) process of the container:
+// the kernel's answer, for when the engine has not yet noticed a death.
+func processAlive(pid int, containerID string) bool {
+	if pid <= 0 {
+		return false
+	}
+	dir := "/proc/" + strconv.Itoa(pid)
+	cg, err := os.ReadFile(dir + "/cgroup")
+	if err != nil || len(containerID) < 12 || !bytes.Contains(cg, []byte(containerID)) {
+		return false
+	}
+	stat, err := os.ReadFile(dir + "/stat")
+	if err != nil {
+		return false
+	}
+	// The state follows the command, which is in parentheses and may hold spaces.
+	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2] != 'Z' && stat[i+2] != 'X'
+	}
+	return true
+}
+
 // waitPidfd waits until the process of fd has exited: the kernel makes a pidfd
 // readable then.
 func waitPidfd(ctx context.Context, fd, pid int) error {
@@ -67,7 +93,7 @@ func waitPidfd(ctx context.Context, fd, pid int) error {
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("pid %d signalled but still alive: %w", pid, err)
+			return fmt.Errorf("pid %d %w: %w", pid, errSignalledAlive, err)
 		}
 	}
 }

@@ -244,7 +244,8 @@ func TestContainerRefusalsAndRestart(t *testing.T) {
 
 	t.Run("shared namespace warns", func(t *testing.T) {
 		warnings := func() []string {
-			act := mustPrepare(t, bw, a.target)
+			// A fault of its own each time: one fault's /proc scan answers for 2 s.
+			act := mustPrepare(t, mustNew(t, "bandwidth", faults.Params{"rate": uint64(8_000_000)}, nil), a.target)
 			defer act.Revert(context.Background()) // releases the namespace; nothing was applied
 			return faults.Action(act).(faults.Warner).Warnings()
 		}

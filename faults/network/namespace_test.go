@@ -117,7 +117,7 @@ func TestNamespaceFilteredBandwidthOnlySlowsMatchingPort(t *testing.T) {
 	if err := a.Apply(t.Context()); err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
-	filters, err := p.a.nl.FilterList(p.aLink, netlink.MakeHandle(rootMajor, 0))
+	filters, err := p.a.nl.FilterList(p.aLink, f.cfg.rootHandle())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func TestNamespaceRevertRemovesExactlyOursAndIsIdempotent(t *testing.T) {
 	p := newPair(t)
 	p.b.listenTCP(t, p.bIP, 5006)
 	// Someone else's route, which must survive.
-	foreign, _ := blackhole("10.250.0.0/16")
+	foreign, _ := blackhole("10.250.0.0/16", 0)
 	foreign.Protocol = 0
 	if err := p.a.nl.RouteAdd(foreign); err != nil {
 		t.Fatal(err)
@@ -302,7 +302,7 @@ func TestNamespaceReviveFromRecord(t *testing.T) {
 	})
 	t.Run("foreign handle refused", func(t *testing.T) {
 		bad := rec
-		bad.State = json.RawMessage(strings.Replace(string(rec.State), `"fa17:"`, `"1:"`, 1))
+		bad.State = json.RawMessage(strings.Replace(string(rec.State), `"`+handleString(f.cfg.major)+`"`, `"1:"`, 1))
 		if _, err := NewReviver().Revive(bad); err == nil || !strings.Contains(err.Error(), "refusing") {
 			t.Errorf("Revive with a foreign handle: %v", err)
 		}
@@ -318,11 +318,8 @@ func TestNamespaceReviveFromRecord(t *testing.T) {
 	if err := revived.Revert(t.Context()); err != nil {
 		t.Fatalf("revert of the revived action: %v", err)
 	}
-	after := qdiscSummary(t, p.a.nl, p.aLink)
-	for _, q := range after {
-		if strings.Contains(q, "fa17:") {
-			t.Errorf("our qdisc survived the revived revert: %v (before: %v)", after, before)
-		}
+	if left := oursLeft(t, p.a.nl, p.aLink); len(left) > 0 {
+		t.Errorf("our qdisc survived the revived revert: %v (before: %v)", left, before)
 	}
 
 	t.Run("process gone", func(t *testing.T) {
@@ -333,6 +330,7 @@ func TestNamespaceReviveFromRecord(t *testing.T) {
 			t.Fatal(err)
 		}
 		rec := b.Record()
+		rec.Phase = faults.PhaseApplying // a record cut off during Apply: the revert must look
 		rec.Target.PID = 1 << 22 // beyond pid_max: no such process
 		if _, err := NewReviver().Revive(rec); !errors.Is(err, faults.ErrTargetGone) {
 			t.Errorf("Revive of a vanished process: %v; want ErrTargetGone", err)
@@ -358,8 +356,8 @@ func TestNamespaceAllInterfacesAndRevertOnCancelledContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range []netlink.Link{p.aLink, eth1} {
-		if q := qdiscSummary(t, p.a.nl, l); !slices.ContainsFunc(q, func(s string) bool { return strings.HasPrefix(s, "tbf fa17:") }) {
-			t.Errorf("interface=all: %s has no tbf fa17: (%v)", l.Attrs().Name, q)
+		if q := qdiscSummary(t, p.a.nl, l); !slices.ContainsFunc(q, func(s string) bool { return strings.HasPrefix(s, "tbf "+handleString(f.cfg.major)) }) {
+			t.Errorf("interface=all: %s has no tbf %s (%v)", l.Attrs().Name, handleString(f.cfg.major), q)
 		}
 	}
 	ctx, cancel := context.WithCancel(t.Context())
@@ -368,7 +366,7 @@ func TestNamespaceAllInterfacesAndRevertOnCancelledContext(t *testing.T) {
 		t.Fatalf("Revert on a cancelled context: %v", err)
 	}
 	for _, l := range []netlink.Link{p.aLink, eth1} {
-		if q := qdiscSummary(t, p.a.nl, l); slices.ContainsFunc(q, func(s string) bool { return strings.Contains(s, "fa17:") }) {
+		if q := oursLeft(t, p.a.nl, l); len(q) > 0 {
 			t.Errorf("%s keeps our qdisc after revert: %v", l.Attrs().Name, q)
 		}
 	}

@@ -9,14 +9,23 @@
 // namespace for its probes).
 //
 // What it owns, and therefore what it deletes on revert:
-//   - one root qdisc with the fixed handle fa17: on each impaired interface. An
-//     unfiltered fault puts its netem or tbf there directly. A filtered fault (`to`,
-//     `ports`) puts a prio qdisc there with four bands: the default priomap only ever
-//     uses bands 0 to 2, so band 4 (class fa17:4) receives nothing but what our u32
-//     filters send it, and the impairment (handle fa18:) hangs under fa17:4. Deleting
-//     fa17: deletes the children and the filters with it.
-//   - blackhole routes in the main table, one per destination, in the target's
-//     namespace and, for a two-way partition, in each peer's namespace.
+//   - one root qdisc on each impaired interface, with a handle of its own fault
+//     (fa01: to faff:, drawn when the fault is built, so two faults, of one run or of
+//     two, never share one). An unfiltered fault puts its netem or tbf there directly.
+//     A filtered fault (`to`, `ports`) puts a prio qdisc there with four bands: the
+//     default priomap only ever uses bands 0 to 2, so band 4 (class fa__:4) receives
+//     nothing but what our u32 filters send it, and the impairment (handle fb__: at the
+//     same minor) hangs under it. Deleting the root deletes the children and the
+//     filters with it.
+//   - blackhole routes in the main table, one per destination, marked with our route
+//     protocol and a metric of their fault's own, in the target's namespace and, for
+//     a two-way partition, in each peer's namespace.
+//
+// It deletes only what its Apply added and read back: an Apply that failed because
+// another fault's qdisc or route got there first leaves that one alone, and so does
+// the revert of a record whose Apply never started. Apply and Revert both end with a
+// read-back (Verify): the qdisc at our handle with the kind and parameters the kernel
+// reports, our filters, our routes; after Revert, none of them.
 //
 // Apply only adds (NLM_F_EXCL): a root qdisc someone else installed is refused before
 // anything changes, and a race with one makes the add fail instead of replacing it.
@@ -36,13 +45,17 @@
 package network
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"time"
 
 	"github.com/faultline/faultline/faults"
+	"github.com/moby/moby/client"
+	"github.com/vishvananda/netlink"
 )
 
 // Peers resolves a target block's name (from `to = [target.db]`) to its containers.
@@ -52,14 +65,27 @@ type Peers func(target string) []faults.Target
 // error says which module to load.
 var ErrUnsupported = errors.New("kernel support missing")
 
-// Handles we own. 0xfa17 reads "fault"; a root qdisc with it is ours.
+// Handles we own. Every fault built by New draws its own root major from
+// 0xfa01-0xfaff ("fa" for faultline) and hangs a filtered fault's impairment at the
+// same minor under 0xfb: two faults, of one run or of two, never share a handle, so
+// neither can delete the other's qdisc. (Records of earlier versions name fa17:.)
 const (
-	rootMajor  = 0xfa17
-	childMajor = 0xfa18
+	majorPrefix = 0xfa00
+	childOffset = 0x0100
 	// impairedBand is the prio band (1-based minor) the default priomap never uses.
 	impairedBand = 4
 	prioBands    = 4
 )
+
+// ours reports whether major is a root major New hands out.
+func ours(major uint16) bool { return major&0xff00 == majorPrefix && major&0xff != 0 }
+
+// newMajor draws a root major for one fault.
+func newMajor() uint16 { return majorPrefix | uint16(1+rand.IntN(0xff)) }
+
+// routeMetric is the priority of one fault's blackhole routes: with our route
+// protocol it tells its routes from any other fault's to the same destination.
+func routeMetric(major uint16) uint32 { return 0xfa000000 | uint32(major) }
 
 // Kinds this package implements.
 var netemKinds = map[string]bool{
@@ -114,15 +140,38 @@ type config struct {
 	// classfulRoot is the qdisc that carries filters: "prio" in production; the host
 	// tests select "htb" because the host kernel lacks sch_prio (see the package comment).
 	classfulRoot string
+	// major is this fault's root handle major (newMajor); the child's is major+0x100.
+	major uint16
+	// engine, when set, is asked at Prepare for the target's current process.
+	engine Inspector
 }
+
+// Inspector is the part of the Docker client network faults use: at Prepare they ask
+// the engine for the target's current main process, because the PID the plan saw is
+// stale once the container was restarted (by an earlier kill, stop or restart fault).
+type Inspector interface {
+	ContainerInspect(ctx context.Context, container string, options client.ContainerInspectOptions) (client.ContainerInspectResult, error)
+}
+
+// Option configures New.
+type Option func(*config)
+
+// WithEngine makes Prepare find each target's network namespace afresh from the engine.
+func WithEngine(e Inspector) Option { return func(c *config) { c.engine = e } }
+
+func (c *config) rootHandle() uint32  { return netlink.MakeHandle(c.major, 0) }
+func (c *config) childHandle() uint32 { return netlink.MakeHandle(c.major+childOffset, 0) }
 
 // New builds a network fault of the given kind from decoded parameters. It rejects
 // missing or contradictory parameters; peers resolves `to = [target.X]` entries and may
 // be nil when no entry names a target.
-func New(kind string, p faults.Params, peers Peers) (faults.Fault, error) {
+func New(kind string, p faults.Params, peers Peers, opts ...Option) (faults.Fault, error) {
 	c, err := newConfig(kind, p, peers)
 	if err != nil {
 		return nil, err
+	}
+	for _, o := range opts {
+		o(c)
 	}
 	return &fault{cfg: c, procs: procIndex{root: "/proc"}}, nil
 }
@@ -131,7 +180,7 @@ func newConfig(kind string, p faults.Params, peers Peers) (*config, error) {
 	if !IsNetworkKind(kind) {
 		return nil, fmt.Errorf("%q is not a network fault kind: use one of delay, loss, duplicate, corrupt, reorder, rate, netem, bandwidth, partition", kind)
 	}
-	c := &config{kind: kind, peers: peers, classfulRoot: "prio"}
+	c := &config{kind: kind, peers: peers, classfulRoot: "prio", major: newMajor()}
 	var err error
 	if c.filter, err = parseFilter(kind, p); err != nil {
 		return nil, err

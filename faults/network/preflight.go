@@ -173,7 +173,7 @@ func scratchLink(h *netlink.Handle) (netlink.Link, error) {
 
 func probeOne(h *netlink.Handle, link netlink.Link, component string) error {
 	idx := link.Attrs().Index
-	root := netlink.QdiscAttrs{LinkIndex: idx, Handle: netlink.MakeHandle(rootMajor, 0), Parent: netlink.HANDLE_ROOT}
+	root := netlink.QdiscAttrs{LinkIndex: idx, Handle: netlink.MakeHandle(probeMajor, 0), Parent: netlink.HANDLE_ROOT}
 	var q netlink.Qdisc
 	switch component {
 	case NeedNetem:
@@ -200,7 +200,7 @@ func probeOne(h *netlink.Handle, link netlink.Link, component string) error {
 	if component == NeedU32 {
 		f := &netlink.U32{
 			FilterAttrs: netlink.FilterAttrs{LinkIndex: idx, Parent: root.Handle, Priority: 1, Protocol: unix.ETH_P_IP},
-			ClassId:     netlink.MakeHandle(rootMajor, 1),
+			ClassId:     netlink.MakeHandle(probeMajor, 1),
 		}
 		if err := h.FilterAdd(f); err != nil {
 			return unsupported(component, err)
@@ -215,3 +215,6 @@ func unsupported(component string, err error) error {
 	}
 	return fmt.Errorf("preflight: probe %s: %w", module[component], err)
 }
+
+// probeMajor is the handle of the probes' qdiscs, in a throwaway namespace of their own.
+const probeMajor = 0xfa00

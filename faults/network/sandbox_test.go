@@ -221,20 +221,26 @@ func withNetem(t *testing.T, p *pair, kind string, params faults.Params) func() 
 		t.Fatalf("Apply %s: %v", kind, err)
 	}
 	t.Logf("applied %s in %v", kind, time.Since(start))
+	v, err := a.Verify(t.Context())
+	if err != nil || !v.OK() || !strings.Contains(v.String(), "netem") {
+		t.Fatalf("read-back after Apply %s: %v (%s); want our netem as applied", kind, err, v)
+	}
+	t.Logf("read back: %s", v)
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			if err := a.Revert(t.Context()); err != nil {
 				t.Fatalf("Revert %s: %v", kind, err)
 			}
+			if v, err := a.Verify(t.Context()); err != nil || !v.OK() {
+				t.Errorf("read-back after Revert %s: %v (%s); want clean", kind, err, v)
+			}
 			after := qdiscSummary(t, p.a.nl, p.aLink)
 			if !slices.Equal(before, after) {
 				t.Errorf("after revert qdiscs are %v, before %v", after, before)
 			}
-			for _, q := range after {
-				if strings.Contains(q, "fa17:") || strings.Contains(q, "fa18:") {
-					t.Errorf("our qdisc is left after revert: %s", q)
-				}
+			if left := oursLeft(t, p.a.nl, p.aLink); len(left) > 0 {
+				t.Errorf("our qdiscs are left after revert: %v", left)
 			}
 		})
 	}
@@ -372,7 +378,8 @@ func TestSandboxFilteredDelaySlowsOnlyMatchingDestinationAndPort(t *testing.T) {
 	otherDest := p.a.udpClient(t, other, 7001)
 	revert := withNetem(t, p, "delay", faults.Params{"latency": 100 * time.Millisecond,
 		"to": []faults.Destination{{CIDR: p.bIP.String()}}, "ports": []faults.PortRange{{From: 7001, To: 7001}}})
-	filters, err := p.a.nl.FilterList(p.aLink, netlink.MakeHandle(rootMajor, 0))
+	root := rootHandle(t, p.a.nl, p.aLink)
+	filters, err := p.a.nl.FilterList(p.aLink, root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +394,7 @@ func TestSandboxFilteredDelaySlowsOnlyMatchingDestinationAndPort(t *testing.T) {
 			t.Errorf("traffic to %s was slowed too: %v", what, d)
 		}
 	}
-	if f, err := p.a.nl.FilterList(p.aLink, netlink.MakeHandle(rootMajor, 0)); err == nil && len(f) > 0 {
+	if f, err := p.a.nl.FilterList(p.aLink, root); err == nil && len(f) > 0 {
 		t.Errorf("%d filters left after revert", len(f))
 	}
 }

@@ -256,6 +256,39 @@ func qdiscSummary(t *testing.T, h *netlink.Handle, l netlink.Link) []string {
 	return out
 }
 
+// rootHandle is the handle of the link's root qdisc.
+func rootHandle(t *testing.T, h *netlink.Handle, l netlink.Link) uint32 {
+	t.Helper()
+	qs, err := h.QdiscList(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range qs {
+		if q.Attrs().Parent == netlink.HANDLE_ROOT {
+			return q.Attrs().Handle
+		}
+	}
+	t.Fatal("no root qdisc")
+	return 0
+}
+
+// oursLeft lists the qdiscs on the link with a handle of faultline's (root or child).
+func oursLeft(t *testing.T, h *netlink.Handle, l netlink.Link) []string {
+	t.Helper()
+	qs, err := h.QdiscList(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, q := range qs {
+		major, _ := netlink.MajorMinor(q.Attrs().Handle)
+		if ours(major) || ours(major-childOffset) {
+			out = append(out, q.Type()+" "+netlink.HandleStr(q.Attrs().Handle))
+		}
+	}
+	return out
+}
+
 func routeSummary(t *testing.T, h *netlink.Handle) []string {
 	t.Helper()
 	rs, err := h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
