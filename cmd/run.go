@@ -250,7 +250,7 @@ func faultFactory(cli container.Client, plan *experiments.Plan) runner.FaultFact
 		case faults.ContainerFault:
 			return container.New(cli, spec.Kind, spec.Params)
 		case faults.NetworkFault:
-			return network.New(spec.Kind, spec.Params, peers)
+			return network.New(spec.Kind, spec.Params, peers, network.WithEngine(cli))
 		}
 		return nil, fmt.Errorf("fault kind %q has no implementation", spec.Kind)
 	}

@@ -145,6 +145,39 @@ type Event struct {
 	// TargetGone is set when the container disappeared or was recreated, so that the
 	// action was not needed: a warning, not a failure.
 	TargetGone bool `json:"target_gone,omitempty"`
+	// Verification is the read-back from the system after the action: for an
+	// injection what the engine or the kernel reported of the fault, for a revert that
+	// nothing of it was left. Absent in dry runs, when the action failed before it,
+	// and in results of earlier versions.
+	Verification *Verification `json:"verification,omitempty"`
+}
+
+// Verification is one read-back of a fault from the system.
+type Verification struct {
+	// At is when the system was read.
+	At time.Time `json:"at"`
+	// Checks holds one entry per object read back (a container's state, one qdisc, one
+	// route).
+	Checks []Check `json:"checks"`
+}
+
+// Check is one object read back: what was looked at, what was expected, what the
+// engine or the kernel reported.
+type Check struct {
+	What  string `json:"what"`
+	Want  string `json:"want"`
+	Found string `json:"found"`
+	OK    bool   `json:"ok"`
+}
+
+// OK reports whether every check found what it expected.
+func (v Verification) OK() bool {
+	for _, c := range v.Checks {
+		if !c.OK {
+			return false
+		}
+	}
+	return true
 }
 
 // EventTarget names the container of an event.

@@ -39,6 +39,7 @@ const (
 	typeRun      = "run"      // the first line: who wrote this file
 	typeInject   = "inject"   // written and synced before a fault is applied
 	typeComplete = "complete" // written after the fault was reverted (or needed no revert)
+	typeUpdate   = "update"   // the entry's record as its Apply starts and ends (faults.Record.Phase)
 )
 
 // line is one JSON line of a journal file.
@@ -153,6 +154,32 @@ func (j *Journal) Append(rec faults.Record) (int, error) {
 	return id, nil
 }
 
+// Update replaces the record of pending entry id: the runner writes the record again
+// as Apply starts (faults.PhaseApplying) and as it returns (faults.PhaseApplied, with
+// what Apply changed), so that a revert after a crash knows how far it got.
+//
+// Unlike Append it does not sync: it sits right before Apply, where a sync would delay
+// the fault. The write itself survives the death of the process (kill -9, a crash):
+// the kernel holds it. Only a crash of the whole machine may lose it, and with it the
+// containers' paused or stopped state and their network namespaces, which the entry's
+// earlier phase then describes no worse.
+func (j *Journal) Update(id int, rec faults.Record) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return errors.New("journal is closed")
+	}
+	if _, ok := j.pending[id]; !ok {
+		return fmt.Errorf("journal entry %d is not pending", id)
+	}
+	r := rec
+	if err := j.writeNoSync(line{Type: typeUpdate, Time: j.now(), ID: id, Record: &r}); err != nil {
+		return err
+	}
+	j.pending[id] = rec
+	return nil
+}
+
 // Complete records that the fault of entry id was reverted, or needed no revert.
 func (j *Journal) Complete(id int, note string) error {
 	j.mu.Lock()
@@ -208,6 +235,16 @@ func (j *Journal) Close() error {
 // write appends one line and syncs it. The line is written with one write call so
 // that a crash leaves at most one torn line, at the end.
 func (j *Journal) write(l line) error {
+	if err := j.writeNoSync(l); err != nil {
+		return err
+	}
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("sync journal %s: %w", j.f.Name(), err)
+	}
+	return nil
+}
+
+func (j *Journal) writeNoSync(l line) error {
 	b, err := json.Marshal(l)
 	if err != nil {
 		return fmt.Errorf("encode journal entry: %w", err)
@@ -215,9 +252,6 @@ func (j *Journal) write(l line) error {
 	b = append(b, '\n')
 	if _, err := j.f.Write(b); err != nil {
 		return fmt.Errorf("write journal %s: %w", j.f.Name(), err)
-	}
-	if err := j.f.Sync(); err != nil {
-		return fmt.Errorf("sync journal %s: %w", j.f.Name(), err)
 	}
 	return nil
 }
@@ -356,6 +390,14 @@ func parse(r io.Reader, path string) (st RunState, validLen int64, err error) {
 				return st, 0, fmt.Errorf("journal %s line %d: inject entry without a record", path, lineNo)
 			}
 			pending[l.ID] = Entry{ID: l.ID, Injected: l.Time, Record: *l.Record}
+		case typeUpdate:
+			if l.Record == nil {
+				return st, 0, fmt.Errorf("journal %s line %d: update entry without a record", path, lineNo)
+			}
+			if e, ok := pending[l.ID]; ok {
+				e.Record = *l.Record
+				pending[l.ID] = e
+			}
 		case typeComplete:
 			delete(pending, l.ID)
 		default:

@@ -356,3 +356,35 @@ func TestHelperHoldJournal(t *testing.T) {
 	fmt.Println("journal ready")
 	select {} // until killed
 }
+
+func TestUpdateReplacesTheRecordARecoverSees(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j, err := Create(dir, "run-phases", "exp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rec("a")
+	r.Phase = faults.PhasePrepared
+	id, _ := j.Append(r)
+	r.Phase, r.State = faults.PhaseApplied, json.RawMessage(`{"outcome":"refused"}`)
+	if err := j.Update(id, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Update(id+1, r); err == nil {
+		t.Error("Update of an entry that does not exist succeeded")
+	}
+	j.f.Close() // the crash
+
+	dead, err := Pending(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dead) != 1 || len(dead[0].Pending) != 1 {
+		t.Fatalf("Pending = %+v, want one entry", dead)
+	}
+	got := dead[0].Pending[0].Record
+	if got.Phase != faults.PhaseApplied || string(got.State) != `{"outcome":"refused"}` {
+		t.Errorf("recovered record phase %q state %s; want the updated one", got.Phase, got.State)
+	}
+}

@@ -73,6 +73,9 @@ type fakeFault struct {
 	warnings []string
 	// revertTakes is how long each Revert works before it returns (a container start).
 	revertTakes time.Duration
+	// notInjected makes the read-back after Apply find the fault missing, by target;
+	// notClean the read-back after Revert find it still there.
+	notInjected, notClean map[string]bool
 }
 
 func (f *fakeFault) Kind() string { return f.kind }
@@ -88,11 +91,35 @@ func (f *fakeFault) Prepare(_ context.Context, t faults.Target) (faults.Action, 
 type fakeAction struct {
 	f      *fakeFault
 	target faults.Target
+	mu     sync.Mutex
+	phase  string
+	// reverted is set by a Revert that returned nil.
+	reverted bool
 }
 
 func (a *fakeAction) Apply(ctx context.Context) error {
 	a.f.log.add("apply", a.f.name, a.target.Name)
+	a.mu.Lock()
+	a.phase = faults.PhaseApplied
+	a.mu.Unlock()
 	return a.f.applyErr[a.target.Name]
+}
+
+func (a *fakeAction) Verify(ctx context.Context) (faults.Verification, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	v := faults.Verification{At: time.Now()}
+	if a.reverted || a.phase != faults.PhaseApplied {
+		v.Add(a.target.Name, "clean", "clean", !a.f.notClean[a.target.Name])
+		return v, v.Mismatch(faults.ErrNotClean)
+	}
+	ok := !a.f.notInjected[a.target.Name]
+	found := "injected"
+	if !ok {
+		found = "missing"
+	}
+	v.Add(a.target.Name, "injected", found, ok)
+	return v, v.Mismatch(faults.ErrNotInjected)
 }
 
 func (a *fakeAction) Revert(ctx context.Context) error {
@@ -105,6 +132,9 @@ func (a *fakeAction) Revert(ctx context.Context) error {
 	defer a.f.mu.Unlock()
 	errs := a.f.revertErrs[a.target.Name]
 	if len(errs) == 0 {
+		a.mu.Lock()
+		a.reverted = true
+		a.mu.Unlock()
 		return nil
 	}
 	a.f.revertErrs[a.target.Name] = errs[1:]
@@ -116,9 +146,15 @@ func (a *fakeAction) Warnings() []string { return a.f.warnings }
 func (a *fakeAction) Release() { a.f.log.add("release", a.f.name, a.target.Name) }
 
 func (a *fakeAction) Record() faults.Record {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	phase := a.phase
+	if phase == "" {
+		phase = faults.PhasePrepared
+	}
 	// Like the real kinds, the record leaves Fault for the runner to fill.
 	return faults.Record{Kind: a.f.kind, Target: faults.TargetRef{ID: a.target.ID, Name: a.target.Name},
-		State: json.RawMessage(`{}`)}
+		Phase: phase, State: json.RawMessage(`{}`)}
 }
 
 // fakeJournal logs appends and completions; appendErr fails every append.
@@ -129,6 +165,7 @@ type fakeJournal struct {
 	next      int
 	byID      map[int]faults.Record
 	pending   map[int]bool
+	phases    []string
 }
 
 func newFakeJournal(log *opLog) *fakeJournal {
@@ -146,6 +183,19 @@ func (j *fakeJournal) Append(rec faults.Record) (int, error) {
 	j.byID[j.next] = rec
 	j.pending[j.next] = true
 	return j.next, nil
+}
+
+// Update keeps the phases entries' records move to, as "target phase".
+func (j *fakeJournal) Update(id int, rec faults.Record) error {
+	j.mu.Lock()
+	if !j.pending[id] {
+		j.mu.Unlock()
+		return errors.New("not pending")
+	}
+	j.byID[id] = rec
+	j.phases = append(j.phases, rec.Target.Name+" "+rec.Phase)
+	j.mu.Unlock()
+	return nil
 }
 
 func (j *fakeJournal) Complete(id int, note string) error {

@@ -142,10 +142,24 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 	ev.Started = &started
 	var applyErr error
 	if !r.cfg.DryRun {
+		r.journalPhase(id, rec, faults.PhaseApplying, started)
 		applyErr = action.Apply(harm)
 	}
 	<-r.sem
 	ev.Actual = r.clock.Now()
+	if !r.cfg.DryRun {
+		done := action.Record()
+		done.Fault = rec.Fault
+		r.journalPhase(id, done, done.Phase, ev.Actual)
+		if applyErr == nil {
+			// A fault counts only once it reads back from the system.
+			v, err := action.Verify(harm)
+			ev.Verification = resultVerification(v)
+			if err != nil {
+				applyErr = fmt.Errorf("read-back after apply: %w", err)
+			}
+		}
+	}
 	r.mu.Lock()
 	r.injected++
 	r.active[label] = true
@@ -182,7 +196,18 @@ func (r *run) revertOne(ctx context.Context, in experiments.Injection, t faults.
 	if r.cfg.DryRun {
 		release(action) // nothing was applied, nothing to revert
 	} else {
+		// Revert ends with its own read-back: a revert that does not read back clean
+		// fails. This one is for the report, on a context that survives the stop.
 		err = r.revertWithRetry(ctx, action)
+		if err == nil {
+			vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), faults.RevertTimeout)
+			v, verr := action.Verify(vctx)
+			cancel()
+			ev.Verification = resultVerification(v)
+			if verr != nil && !errors.Is(verr, faults.ErrTargetGone) {
+				err = fmt.Errorf("read-back after revert: %w", verr)
+			}
+		}
 	}
 	<-r.sem
 	ev.Actual = r.clock.Now()
@@ -236,6 +261,34 @@ func (r *run) revertWithRetry(ctx context.Context, a faults.Action) error {
 		}
 	}
 	return fmt.Errorf("revert failed %d times, last: %w", RevertAttempts, last)
+}
+
+// resultVerification is a read-back in the Result's own types.
+func resultVerification(v faults.Verification) *result.Verification {
+	out := &result.Verification{At: v.At, Checks: make([]result.Check, len(v.Checks))}
+	for i, c := range v.Checks {
+		out.Checks[i] = result.Check{What: c.What, Want: c.Want, Found: c.Found, OK: c.OK}
+	}
+	return out
+}
+
+// phaseJournal is implemented by journals that can record how far an action's Apply
+// got (journal.Journal), so that a revert after a crash undoes only what was done.
+type phaseJournal interface {
+	Update(id int, rec faults.Record) error
+}
+
+// journalPhase records rec in the given phase; a failure is a warning: the entry
+// keeps its earlier phase, which only makes a recover more careful.
+func (r *run) journalPhase(id int, rec faults.Record, phase string, at time.Time) {
+	j, ok := r.cfg.Journal.(phaseJournal)
+	if !ok || id == 0 {
+		return
+	}
+	rec.Phase, rec.PhaseAt = phase, &at
+	if err := j.Update(id, rec); err != nil {
+		r.warn(fmt.Sprintf("fault %q on %s: journal: %v", rec.Fault, rec.Target.Name, err))
+	}
 }
 
 // failInjection stops harm: a fault that cannot be injected makes the experiment

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -337,6 +338,51 @@ func TestFailedInjectionStopsHarmAndStillReverts(t *testing.T) {
 			if ops[3].At.Sub(t0) != 10*time.Second {
 				t.Errorf("%s reverted at +%s, want at once (+10s)", c, ops[3].At.Sub(t0))
 			}
+		}
+	})
+}
+
+func TestReadBackAfterApplyDecidesTheInjection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fx := newFixture(t, []string{"a", "b"}, spec("pause", "freeze", 0, 30*time.Second))
+		fx.faults["freeze"].notInjected = map[string]bool{"a": true}
+		t0 := time.Now()
+		res := mustRun(t, context.Background(), fx.cfg)
+		if res.Status != result.StatusError || res.ExitCode != 3 || !strings.Contains(res.Reason, "does not read back as injected") {
+			t.Fatalf("status %s exit %d reason %q; want an aborted run naming the failed read-back", res.Status, res.ExitCode, res.Reason)
+		}
+		for _, c := range []string{"a", "b"} {
+			ops := wantSequence(t, fx, "freeze", c, "prepare", "append", "apply", "revert", "complete")
+			if ops[3].At.Sub(t0) != 10*time.Second {
+				t.Errorf("%s reverted at +%s, want at once (+10s)", c, ops[3].At.Sub(t0))
+			}
+		}
+		for _, ev := range res.Events {
+			if ev.Verification == nil || ev.Verification.At.IsZero() {
+				t.Errorf("%s event on %s has no read-back", ev.Type, ev.Target.Name)
+				continue
+			}
+			if ev.Type == result.EventInject && ev.Target.Name == "a" && (ev.Verification.OK() || ev.Error == "") {
+				t.Errorf("inject event on a: read-back %+v, error %q; want the failed read-back", *ev.Verification, ev.Error)
+			}
+		}
+		fx.journal.mu.Lock()
+		phases := slices.Clone(fx.journal.phases)
+		fx.journal.mu.Unlock()
+		slices.Sort(phases)
+		if want := []string{"a applied", "a applying", "b applied", "b applying"}; !slices.Equal(phases, want) {
+			t.Errorf("journal phases %v, want %v: applying before Apply, applied after", phases, want)
+		}
+	})
+}
+
+func TestReadBackAfterRevertDecidesTheRevert(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fx := newFixture(t, []string{"a"}, spec("pause", "freeze", 0, 5*time.Second))
+		fx.faults["freeze"].notClean = map[string]bool{"a": true}
+		res := mustRun(t, context.Background(), fx.cfg)
+		if res.ExitCode != 4 || fx.journal.pendingCount() != 1 {
+			t.Fatalf("exit %d with %d pending (%s); want 4 with the entry kept for recover", res.ExitCode, fx.journal.pendingCount(), res.Reason)
 		}
 	})
 }

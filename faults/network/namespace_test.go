@@ -331,7 +331,7 @@ func TestNamespaceReviveFromRecord(t *testing.T) {
 		}
 		rec := b.Record()
 		rec.Phase = faults.PhaseApplying // a record cut off during Apply: the revert must look
-		rec.Target.PID = 1 << 22 // beyond pid_max: no such process
+		rec.Target.PID = 1 << 22         // beyond pid_max: no such process
 		if _, err := NewReviver().Revive(rec); !errors.Is(err, faults.ErrTargetGone) {
 			t.Errorf("Revive of a vanished process: %v; want ErrTargetGone", err)
 		}
