@@ -1,7 +1,8 @@
 // Command sleeper is the smallest test workload: it serves nothing (unless -listen is
 // given), prints "ready", and then prints "signal NAME" for every signal it receives.
-// SIGTERM and SIGINT end it with exit code 0 unless -ignore-term is set, so a test can
-// tell a graceful stop from the SIGKILL that follows an exhausted grace period.
+// SIGTERM and SIGINT end it with exit code 0 (after -term-delay) unless -ignore-term is
+// set, so a test can tell a graceful stop from the SIGKILL that follows an exhausted
+// grace period.
 package main
 
 import (
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,6 +21,7 @@ import (
 func main() {
 	listen := flag.String("listen", "", "serve HTTP on this address (\"ok\" on every path)")
 	ignoreTerm := flag.Bool("ignore-term", false, "keep running on SIGTERM and SIGINT")
+	termDelay := flag.Duration("term-delay", 0, "on SIGTERM and SIGINT, exit only after this long (a slow shutdown)")
 	flag.Parse()
 
 	sigs := make(chan os.Signal, 16)
@@ -43,6 +46,10 @@ func main() {
 		sig := s.(syscall.Signal)
 		fmt.Printf("signal %s\n", unix.SignalName(sig))
 		if (sig == syscall.SIGTERM || sig == syscall.SIGINT) && !*ignoreTerm {
+			if *termDelay > 0 {
+				go func() { time.Sleep(*termDelay); os.Exit(0) }()
+				continue
+			}
 			os.Exit(0)
 		}
 	}
