@@ -76,9 +76,9 @@ func planRun(env *Env, opts *planOptions) error {
 	case opts.JSON:
 		err2 = writeJSON(env.Stdout, planJSON(p, dockerNote))
 	case env.StdoutTTY:
-		printPlanTable(env.Stdout, p, dockerNote)
+		printPlanTable(safeWriter{env.Stdout}, p, dockerNote)
 	default:
-		printPlanLines(env.Stdout, p, dockerNote)
+		printPlanLines(safeWriter{env.Stdout}, p, dockerNote)
 	}
 	if resolveErr != nil && !errors.Is(resolveErr, errNoDocker) {
 		return resolveErr

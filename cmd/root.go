@@ -65,7 +65,7 @@ func MainArgs(env *Env, args []string) int {
 	if err != nil {
 		var quiet silentExit
 		if !errors.As(err, &quiet) {
-			fmt.Fprintf(env.Stderr, "Error: %v\n", err)
+			fmt.Fprintf(safeWriter{env.Stderr}, "Error: %v\n", err)
 		}
 	}
 	return codeOf(err, started)

@@ -193,14 +193,14 @@ func runRun(env *Env, opts *runOptions) error {
 	}
 	written, werr := writeReports(outDir, opts.Formats, res)
 	if err := report.Render(env.Stdout, "text", res); err != nil {
-		fmt.Fprintf(env.Stderr, "print summary: %v\n", err)
+		fmt.Fprintf(safeWriter{env.Stderr}, "print summary: %v\n", err)
 	}
 	fmt.Fprintf(env.Stdout, "\nReports: %s\n", strings.Join(written, ", "))
 	if closeErr != nil {
-		fmt.Fprintf(env.Stderr, "journal: %v\n", closeErr)
+		fmt.Fprintf(safeWriter{env.Stderr}, "journal: %v\n", closeErr)
 	}
 	if werr != nil {
-		fmt.Fprintf(env.Stderr, "write reports: %v\n", werr)
+		fmt.Fprintf(safeWriter{env.Stderr}, "write reports: %v\n", werr)
 		if res.ExitCode == result.ExitPassed {
 			return exitf(result.ExitInternal, "write reports to %s: %w", outDir, werr)
 		}

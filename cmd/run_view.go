@@ -11,6 +11,7 @@ import (
 	"github.com/faultline/faultline/experiments"
 	"github.com/faultline/faultline/experiments/runner"
 	"github.com/faultline/faultline/metrics"
+	"github.com/faultline/faultline/report"
 	"github.com/faultline/faultline/result"
 )
 
@@ -58,7 +59,7 @@ func (v *liveView) update(u runner.Update) {
 }
 
 func (v *liveView) note(at time.Time, s string) {
-	v.recent = append(v.recent, at.Format("15:04:05")+"  "+s)
+	v.recent = append(v.recent, at.Format("15:04:05")+"  "+strings.Join(strings.Fields(s), " "))
 	if len(v.recent) > viewRecent {
 		v.recent = v.recent[len(v.recent)-viewRecent:]
 	}
@@ -66,9 +67,6 @@ func (v *liveView) note(at time.Time, s string) {
 
 func (v *liveView) draw() {
 	var b strings.Builder
-	if v.lines > 0 {
-		fmt.Fprintf(&b, "\x1b[%dF\x1b[J", v.lines) // back to the first line drawn, clear below
-	}
 	u := v.last
 	left := max(u.Total-u.Elapsed, 0)
 	fmt.Fprintf(&b, "%s  phase %-8s  %s / %s  (%s left)\n", v.exp.Name, u.Phase,
@@ -88,15 +86,25 @@ func (v *liveView) draw() {
 	for _, r := range v.recent {
 		fmt.Fprintf(&b, "  %s\n", r)
 	}
-	// A line wider than the terminal would wrap and break the redraw: keep them short.
+	// Names, units and messages come from outside: none of their control characters
+	// reaches the terminal (only the view's own cursor movement does). A line wider
+	// than the terminal would wrap and break the redraw: keep them short.
 	var out strings.Builder
-	for _, l := range strings.SplitAfter(b.String(), "\n") {
-		if r := []rune(strings.TrimSuffix(l, "\n")); len(r) > viewWidth && !strings.HasPrefix(l, "\x1b[") {
+	if v.lines > 0 {
+		fmt.Fprintf(&out, "\x1b[%dF\x1b[J", v.lines) // back to the first line drawn, clear below
+	}
+	lines := 0
+	for _, l := range strings.SplitAfter(report.SafeText(strings.ReplaceAll(b.String(), "\t", " ")), "\n") {
+		if l == "" {
+			continue
+		}
+		if r := []rune(strings.TrimSuffix(l, "\n")); len(r) > viewWidth {
 			l = string(r[:viewWidth-1]) + "…\n"
 		}
 		out.WriteString(l)
+		lines++
 	}
-	v.lines = strings.Count(out.String(), "\n")
+	v.lines = lines
 	io.WriteString(v.w, out.String())
 }
 

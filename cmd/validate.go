@@ -72,11 +72,11 @@ func validateRun(env *Env, opts *validateOptions) error {
 			printDiagnostics(env.Stderr, env.StderrTTY, files, diags)
 		}
 		if r.Valid {
-			fmt.Fprintf(env.Stdout, "%s: valid: experiment %q, %s, %s, %s, %s, %s%s\n",
+			fmt.Fprintf(safeWriter{env.Stdout}, "%s: valid: experiment %q, %s, %s, %s, %s, %s%s\n",
 				path, exp.Name, count(len(exp.Targets), "target"), count(len(exp.Faults), "fault"), count(len(exp.Metrics), "metric"),
 				count(len(exp.Checks), "check"), count(len(exp.Aborts), "abort guard"), warningNote(r.Warnings))
 		} else {
-			fmt.Fprintf(env.Stdout, "%s: invalid: %s%s\n", path, count(r.Errors, "error"), warningNote(r.Warnings))
+			fmt.Fprintf(safeWriter{env.Stdout}, "%s: invalid: %s%s\n", path, count(r.Errors, "error"), warningNote(r.Warnings))
 		}
 	}
 	if opts.JSON {

@@ -16,7 +16,7 @@ var mdEscape = strings.NewReplacer(
 	"\r\n", " ", "\n", " ", "\r", " ",
 )
 
-func md(s string) string { return mdEscape.Replace(s) }
+func md(s string) string { return mdEscape.Replace(SafeText(s)) }
 
 var verdictIcon = map[string]string{result.VerdictPass: "✅ pass", result.VerdictFail: "❌ fail", result.VerdictNoData: "⚠️ no data"}
 

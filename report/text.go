@@ -9,7 +9,10 @@ import (
 	"github.com/faultline/faultline/result"
 )
 
-// errWriter remembers the first write error so renderers can write freely and check once.
+// errWriter remembers the first write error so renderers can write freely and check
+// once. Everything written through it passes SafeText: a text or Markdown report can
+// hold no control character, whatever field of a (possibly hand-edited) result it
+// came from.
 type errWriter struct {
 	w   io.Writer
 	err error
@@ -19,18 +22,23 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	if e.err != nil {
 		return 0, e.err
 	}
-	n, err := e.w.Write(p)
+	_, err := io.WriteString(e.w, SafeText(string(p)))
 	e.err = err
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 func (e *errWriter) printf(format string, args ...any) { fmt.Fprintf(e, format, args...) }
 
 // oneLine keeps text from the experiment or from labels on one line, so it cannot forge
-// lines of the report.
+// lines of the report, and without control characters (SafeText).
 func oneLine(s string) string {
-	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "\t", " ").Replace(s)
+	return SafeText(lineBreaks.Replace(s))
 }
+
+var lineBreaks = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "\t", " ")
 
 func renderText(out io.Writer, r *result.Result) error {
 	w := &errWriter{w: out}
