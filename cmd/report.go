@@ -1,9 +1,9 @@
 package cmd
 
 import (
-	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/faultline/faultline/report"
@@ -58,23 +58,16 @@ func reportRun(env *Env, opts *reportOptions) error {
 	return writeTo(env.Stdout, opts.Output, func(w io.Writer) error { return report.Render(w, opts.Format, res) })
 }
 
-// writeTo runs render on stdout, or on the named file, which it creates.
+// writeTo runs render on stdout, or on the named file, which it replaces without
+// following a symlink (writeFileSafely).
 func writeTo(stdout io.Writer, path string, render func(io.Writer) error) error {
 	if path == "" {
 		return render(stdout)
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return exitf(result.ExitInvalid, "cannot write the report: %w", err)
+	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
+		return exitf(result.ExitInvalid, "cannot write the report to %s: its directory does not exist", path)
 	}
-	if err := render(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return writeFileSafely(path, render)
 }
 
 func isFormat(f string, formats []string) bool {

@@ -104,6 +104,15 @@ func runRun(env *Env, opts *runOptions) error {
 	}
 	ctx := env.Context
 	plan := experiments.NewPlan(exp)
+	runID := journal.NewRunID(time.Now())
+	outDir := opts.Out
+	if outDir == "" {
+		outDir = filepath.Join("faultline-results", runID)
+	}
+	// Before anything is touched: a run whose reports cannot be written is not started.
+	if err := prepareOutDir(outDir); err != nil {
+		return exitf(result.ExitInvalid, "%w", err)
+	}
 
 	// Preflight, part one: what targets and the journal need.
 	cli, err := dockerx.New(env.Getenv)
@@ -140,11 +149,6 @@ func runRun(env *Env, opts *runOptions) error {
 		}
 	}
 
-	runID := journal.NewRunID(time.Now())
-	outDir := opts.Out
-	if outDir == "" {
-		outDir = filepath.Join("faultline-results", runID)
-	}
 	cfg := runner.Config{
 		Plan:      plan,
 		Faults:    faultFactory(cli, plan),
@@ -349,11 +353,9 @@ func newRunLogger(w io.Writer, format string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))
 }
 
-// writeReports writes result.json and one file per format into dir.
+// writeReports writes result.json and one file per format into dir, which preflight
+// created (prepareOutDir); no file is written through a symlink (writeFileSafely).
 func writeReports(dir string, formats []string, res *result.Result) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create report directory: %w", err)
-	}
 	var written []string
 	var errs []error
 	all := append([]string{"json"}, formats...)
@@ -364,26 +366,11 @@ func writeReports(dir string, formats []string, res *result.Result) ([]string, e
 		}
 		seen[f] = true
 		path := filepath.Join(dir, "result"+report.Extension(f))
-		if err := writeReport(path, f, res); err != nil {
+		if err := writeFileSafely(path, func(w io.Writer) error { return report.Render(w, f, res) }); err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		written = append(written, path)
 	}
 	return written, errors.Join(errs...)
-}
-
-func writeReport(path, format string, res *result.Result) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
-	}
-	if err := report.Render(f, format, res); err != nil {
-		f.Close()
-		return fmt.Errorf("render %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
