@@ -40,5 +40,5 @@ func loadExperiment(env *Env, path string, flags *experimentFlags) (*experiments
 // registerTargetFlags adds the flags that shape target resolution (plan, run).
 func registerTargetFlags(fs *pflag.FlagSet, o *targetOptions) {
 	fs.Int64Var(&o.Seed, "seed", 0, "seed of the random picks (pick = \"one\", a count or a share); 0 picks one and prints it, so a run can be replayed")
-	fs.IntVar(&o.MaxTargets, "max-targets", 0, "cap the number of containers the experiment may touch, below its own max_targets (0: the experiment's)")
+	fs.IntVar(&o.MaxTargets, "max-targets", 0, "cap the number of containers the experiment may touch; it only lowers the experiment's own max_targets (0: the experiment's)")
 }

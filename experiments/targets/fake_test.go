@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -72,6 +73,16 @@ func TestResolveRefusesBeforeInspecting(t *testing.T) {
 	}
 	if len(l.inspected) != 0 {
 		t.Errorf("inspected %d containers of a refused plan", len(l.inspected))
+	}
+}
+
+func TestMaxTargetsFlagCannotRaiseTheExperimentsCap(t *testing.T) {
+	t.Parallel()
+	tg := &experiments.Target{Name: "t", Labels: map[string]string{"app": "x"}, Pick: experiments.PickAll}
+	e := &experiments.Experiment{MaxTargets: 9, Targets: []*experiments.Target{tg}}
+	_, _, err := Resolve(context.Background(), &countingLister{items: tenContainers()}, e, Options{MaxTargets: 20})
+	if !errors.Is(err, ErrTooManyTargets) || !strings.Contains(err.Error(), "the 9 that max_targets") {
+		t.Fatalf("ten containers, max_targets = 9, --max-targets 20: err = %v, want the experiment's 9 to hold", err)
 	}
 }
 

@@ -56,8 +56,9 @@ type Lister interface {
 type Options struct {
 	// Seed drives the random picks; 0 chooses a random seed, which Resolve returns.
 	Seed int64
-	// MaxTargets caps the number of distinct containers the experiment may touch;
-	// 0 takes the experiment's own max_targets (0 there too: no cap).
+	// MaxTargets caps the number of distinct containers the experiment may touch. It
+	// can only lower the experiment's own max_targets: the smaller of the two holds;
+	// 0 leaves the experiment's (0 there too: no cap).
 	MaxTargets int
 }
 
@@ -85,9 +86,10 @@ func Resolve(ctx context.Context, lister Lister, e *experiments.Experiment, opts
 		}
 	}
 
-	limit, from := opts.MaxTargets, "--max-targets"
-	if limit == 0 {
-		limit, from = e.MaxTargets, "max_targets in "+e.DeclRange.String()
+	// --max-targets can only lower the experiment's own cap: the smaller one holds.
+	limit, from := e.MaxTargets, "max_targets in "+e.DeclRange.String()
+	if opts.MaxTargets > 0 && (limit == 0 || opts.MaxTargets < limit) {
+		limit, from = opts.MaxTargets, "--max-targets"
 	}
 	if limit > 0 && len(distinct) > limit {
 		return nil, seed, fmt.Errorf("%w: the experiment would touch %d containers (%s), more than the %d that %s allows: narrow the selectors, pick fewer, or raise the cap",

@@ -252,8 +252,11 @@ func TestResolveAgainstDocker(t *testing.T) {
 		if _, _, err := Resolve(ctx, cli, e, Options{}); !errors.Is(err, ErrTooManyTargets) || !strings.Contains(err.Error(), "max_targets") {
 			t.Errorf("3 containers with max_targets = 2: err = %v, want ErrTooManyTargets naming max_targets", err)
 		}
-		if _, _, err := Resolve(ctx, cli, e, Options{MaxTargets: 3}); err != nil {
-			t.Errorf("--max-targets 3 overrides the experiment's 2: %v", err)
+		if _, _, err := Resolve(ctx, cli, e, Options{MaxTargets: 3}); !errors.Is(err, ErrTooManyTargets) || !strings.Contains(err.Error(), "max_targets") {
+			t.Errorf("--max-targets 3 with max_targets = 2: err = %v, want the experiment's cap of 2 to hold", err)
+		}
+		if _, _, err := Resolve(ctx, cli, e, Options{MaxTargets: 1}); !errors.Is(err, ErrTooManyTargets) || !strings.Contains(err.Error(), "--max-targets") {
+			t.Errorf("--max-targets 1 with max_targets = 2: err = %v, want ErrTooManyTargets naming --max-targets", err)
 		}
 		// The same containers through two blocks count once.
 		e = &experiments.Experiment{MaxTargets: 3, Targets: []*experiments.Target{web, again}}
