@@ -32,13 +32,20 @@ func TestReportFilesNeverFollowSymlinks(t *testing.T) {
 	if err := os.Symlink(victim, other); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, stderr := memRun(t, "report", goodResult, "--format", "md", "-o", other); code != 0 {
-		t.Fatalf("report -o: exit %d: %s", code, stderr)
+	if code, _, stderr := memRun(t, "report", goodResult, "--format", "md", "-o", other); code != result.ExitInvalid || !strings.Contains(stderr, "symbolic link") {
+		t.Fatalf("report -o onto a symlink: exit %d: %s; want 2 refusing the link", code, stderr)
+	}
+	if code, _, stderr := memRun(t, "diff", goodResult, goodResult, "-o", other); code != result.ExitInvalid || !strings.Contains(stderr, "symbolic link") {
+		t.Fatalf("diff -o onto a symlink: exit %d: %s; want 2 refusing the link", code, stderr)
 	}
 	if b, _ := os.ReadFile(victim); string(b) != "precious" {
 		t.Fatalf("the symlink's target was overwritten: %.80q", b)
 	}
-	for _, p := range []string{filepath.Join(dir, "result.json"), filepath.Join(dir, "result.txt"), other} {
+	fresh := filepath.Join(t.TempDir(), "report.md")
+	if code, _, stderr := memRun(t, "report", goodResult, "--format", "md", "-o", fresh); code != 0 {
+		t.Fatalf("report -o: exit %d: %s", code, stderr)
+	}
+	for _, p := range []string{filepath.Join(dir, "result.json"), filepath.Join(dir, "result.txt"), fresh} {
 		fi, err := os.Lstat(p)
 		if err != nil {
 			t.Fatal(err)

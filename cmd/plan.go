@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -60,6 +61,9 @@ func planRun(env *Env, opts *planOptions) error {
 	}
 	p := experiments.NewPlan(exp)
 	resolveErr := resolvePlanTargets(env.Context, env, p, opts.Targets)
+	if env.Context.Err() != nil { // a signal: stop, and print no half-resolved plan
+		return exitf(result.ExitAborted, "%w", context.Cause(env.Context))
+	}
 	dockerNote := ""
 	switch {
 	case resolveErr == nil:

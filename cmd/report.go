@@ -2,8 +2,6 @@ package cmd
 
 import (
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/faultline/faultline/report"
@@ -58,16 +56,13 @@ func reportRun(env *Env, opts *reportOptions) error {
 	return writeTo(env.Stdout, opts.Output, func(w io.Writer) error { return report.Render(w, opts.Format, res) })
 }
 
-// writeTo runs render on stdout, or on the named file, which it replaces without
-// following a symlink (writeFileSafely).
+// writeTo runs render on stdout, or on the named file, never through a symlink
+// (createNoFollow).
 func writeTo(stdout io.Writer, path string, render func(io.Writer) error) error {
 	if path == "" {
 		return render(stdout)
 	}
-	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
-		return exitf(result.ExitInvalid, "cannot write the report to %s: its directory does not exist", path)
-	}
-	return writeFileSafely(path, render)
+	return createNoFollow(path, render)
 }
 
 func isFormat(f string, formats []string) bool {

@@ -3,8 +3,11 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"github.com/faultline/faultline/result"
 	"github.com/spf13/cobra"
@@ -45,6 +48,40 @@ Exit codes: 0 all checks passed, 1 a check failed, 2 invalid experiment or usage
 	return root
 }
 
+// signalGrace is how long a verb that changes nothing (validate, plan, report, diff,
+// faults, version) may take to return after the first signal before faultline exits
+// anyway: a read blocked on a pipe or a FIFO does not watch the context.
+const signalGrace = 2 * time.Second
+
+// keepsStateOnSignal lists the verbs that must finish their own work after a signal
+// (reverts), so they are never abandoned.
+var keepsStateOnSignal = map[string]bool{"run": true, "recover": true}
+
+// executeInterruptibly runs the command line; after the first signal a verb that
+// changes nothing is given signalGrace to return, then abandoned.
+func executeInterruptibly(ctx context.Context, root *cobra.Command, verb *atomic.Value) error {
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	grace := time.NewTimer(signalGrace)
+	defer grace.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-grace.C:
+			if name, _ := verb.Load().(string); keepsStateOnSignal[name] {
+				return <-done
+			}
+			return fmt.Errorf("%w: the command did not stop by itself", context.Cause(ctx))
+		}
+	}
+}
+
 // Main runs the command line with env's arguments and returns the exit code.
 func Main(env *Env) int {
 	return MainArgs(env, nil)
@@ -59,14 +96,23 @@ func MainArgs(env *Env, args []string) int {
 	// A command that fails before it starts (an unknown verb, a wrong number of
 	// arguments) was used wrongly; one that fails after with no code of its own hit
 	// something unexpected, which is not the user's usage.
-	started := false
-	root.PersistentPreRun = func(*cobra.Command, []string) { started = true }
-	err := root.ExecuteContext(env.Context)
+	var started atomic.Bool
+	var verb atomic.Value // the name of the verb that started
+	root.PersistentPreRun = func(c *cobra.Command, _ []string) { verb.Store(c.Name()); started.Store(true) }
+	ctx, stopSignals := env.handleSignals(env.Context)
+	defer stopSignals()
+	env.Context = ctx
+	err := executeInterruptibly(ctx, root, &verb)
+	var sig *signalError
+	if err != nil && errors.As(context.Cause(ctx), &sig) && !errors.As(err, new(silentExit)) {
+		// Whatever failed after the signal failed because of it: say so, exit 3.
+		err = exitf(result.ExitAborted, "%w; nothing was left changed", context.Cause(ctx))
+	}
 	if err != nil {
 		var quiet silentExit
 		if !errors.As(err, &quiet) {
 			fmt.Fprintf(safeWriter{env.Stderr}, "Error: %v\n", err)
 		}
 	}
-	return codeOf(err, started)
+	return codeOf(err, started.Load())
 }

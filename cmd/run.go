@@ -167,14 +167,16 @@ func runRun(env *Env, opts *runOptions) error {
 	}
 	cfg.Journal = j
 
-	// The first signal interrupts (everything is reverted); the second skips the rest
-	// of the observation; reverts are never skipped.
-	runCtx, interrupt := context.WithCancelCause(ctx)
-	defer interrupt(nil)
+	// The first signal interrupts (ctx, cancelled by MainArgs: everything is
+	// reverted); the second skips the rest of the observation; reverts are never skipped.
 	skip := make(chan struct{})
 	cfg.SkipObservation = skip
-	stopSignals := watchSignals(env, interrupt, skip)
-	defer stopSignals()
+	env.setSignalHook(runSignalHook(env.Stderr, skip))
+	defer env.setSignalHook(nil)
+	if ctx.Err() != nil { // a signal during preflight: nothing was touched
+		j.Close()
+		return exitf(result.ExitAborted, "%w before any fault was injected", context.Cause(ctx))
+	}
 
 	var view *liveView
 	if env.StdoutTTY && opts.LogFormat == "text" {
@@ -184,7 +186,7 @@ func runRun(env *Env, opts *runOptions) error {
 		cfg.Log = newRunLogger(env.Stderr, opts.LogFormat).With("run", runID)
 		cfg.Log.Info("journal", "path", j.Path(), "reports", outDir)
 	}
-	res, runErr := runner.Run(runCtx, cfg)
+	res, runErr := runner.Run(ctx, cfg)
 	if view != nil {
 		view.close()
 	}
@@ -315,35 +317,21 @@ func unrecoveredNote(stateDir string) string {
 	return fmt.Sprintf("\nnote: %d fault(s) of %d dead run(s) in %s were never reverted and may be why: run `faultline recover`", n, len(dead), stateDir)
 }
 
-// watchSignals turns the first signal into an interrupt and the second into a skip of
-// the rest of the observation; later ones only say that reverts are running.
-func watchSignals(env *Env, interrupt context.CancelCauseFunc, skip chan struct{}) (stop func()) {
-	if env.Signals == nil {
-		return func() {}
-	}
-	done := make(chan struct{})
-	go func() {
-		n := 0
-		for {
-			select {
-			case <-done:
-				return
-			case s := <-env.Signals:
-				n++
-				switch n {
-				case 1:
-					fmt.Fprintf(env.Stderr, "\n%s: reverting every fault; the report follows (again to skip the rest of the observation)\n", s)
-					interrupt(fmt.Errorf("%w (%s)", runner.ErrInterrupted, s))
-				case 2:
-					fmt.Fprintf(env.Stderr, "\n%s: skipping the rest of the observation; reverts still run\n", s)
-					close(skip)
-				default:
-					fmt.Fprintf(env.Stderr, "\n%s: reverts are running and will not be skipped\n", s)
-				}
-			}
+// runSignalHook says what each signal does to a run: the first interrupts it (MainArgs
+// cancels the context), the second skips the rest of the observation; later ones only
+// say that reverts are running.
+func runSignalHook(stderr io.Writer, skip chan struct{}) func(n int, s os.Signal) {
+	return func(n int, s os.Signal) {
+		switch n {
+		case 1:
+			fmt.Fprintf(stderr, "\n%s: reverting every fault; the report follows (again to skip the rest of the observation)\n", s)
+		case 2:
+			fmt.Fprintf(stderr, "\n%s: skipping the rest of the observation; reverts still run\n", s)
+			close(skip)
+		default:
+			fmt.Fprintf(stderr, "\n%s: reverts are running and will not be skipped\n", s)
 		}
-	}()
-	return func() { close(done) }
+	}
 }
 
 func newRunLogger(w io.Writer, format string) *slog.Logger {
@@ -354,7 +342,7 @@ func newRunLogger(w io.Writer, format string) *slog.Logger {
 }
 
 // writeReports writes result.json and one file per format into dir, which preflight
-// created (prepareOutDir); no file is written through a symlink (writeFileSafely).
+// created (prepareOutDir); no file is written through a symlink (replaceFile).
 func writeReports(dir string, formats []string, res *result.Result) ([]string, error) {
 	var written []string
 	var errs []error
@@ -366,7 +354,7 @@ func writeReports(dir string, formats []string, res *result.Result) ([]string, e
 		}
 		seen[f] = true
 		path := filepath.Join(dir, "result"+report.Extension(f))
-		if err := writeFileSafely(path, func(w io.Writer) error { return report.Render(w, f, res) }); err != nil {
+		if err := replaceFile(path, func(w io.Writer) error { return report.Render(w, f, res) }); err != nil {
 			errs = append(errs, err)
 			continue
 		}

@@ -22,9 +22,9 @@ type targetOptions struct {
 	MaxTargets int   // 0: the experiment's own max_targets
 }
 
-// dockerPingTimeout bounds the preflight ping: an engine that does not answer in this
-// time is treated as unreachable.
-const dockerPingTimeout = 10 * time.Second
+// resolveTimeout bounds resolving every target (listing and inspecting containers):
+// an engine that answers the ping but then hangs must not hang the command.
+const resolveTimeout = time.Minute
 
 // resolvePlanTargets resolves every target block of p against the Docker Engine named
 // by the environment and fills p.Targets and p.Seed.
@@ -34,13 +34,15 @@ func resolvePlanTargets(ctx context.Context, env *Env, p *experiments.Plan, opts
 		return fmt.Errorf("%w: %w", errNoDocker, err)
 	}
 	defer cli.Close()
-	pingCtx, cancel := context.WithTimeout(ctx, dockerPingTimeout)
-	err = dockerx.Preflight(pingCtx, cli)
-	cancel()
-	if err != nil {
+	if err := dockerx.Preflight(ctx, cli); err != nil {
 		return fmt.Errorf("%w: %w", errNoDocker, err)
 	}
-	resolved, seed, err := targets.Resolve(ctx, cli, p.Experiment, targets.Options{Seed: opts.Seed, MaxTargets: opts.MaxTargets})
+	rctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
+	resolved, seed, err := targets.Resolve(rctx, cli, p.Experiment, targets.Options{Seed: opts.Seed, MaxTargets: opts.MaxTargets})
+	if err != nil && rctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+		err = fmt.Errorf("the Docker Engine did not list and inspect the containers within %s: check that it is healthy (docker ps): %w", resolveTimeout, err)
+	}
 	p.Seed = seed
 	if err != nil {
 		if errors.Is(err, targets.ErrEmptySelection) || errors.Is(err, targets.ErrTooManyTargets) {

@@ -179,10 +179,16 @@ type Pinger interface {
 	DaemonHost() string
 }
 
-// Preflight pings the engine (negotiating the API version) and explains a failure:
-// socket missing, permission denied, engine down, or something else. Every error
-// wraps ErrUnreachable.
+// PingTimeout bounds the preflight ping: an engine (or anything else listening on its
+// socket) that does not answer in this time is unreachable.
+const PingTimeout = 10 * time.Second
+
+// Preflight pings the engine (negotiating the API version), within PingTimeout
+// whatever ctx allows, and explains a failure: socket missing, permission denied,
+// engine down, no answer in time, or something else. Every error wraps ErrUnreachable.
 func Preflight(ctx context.Context, cli Pinger) error {
+	ctx, cancel := context.WithTimeout(ctx, PingTimeout)
+	defer cancel()
 	_, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
 	if err == nil {
 		return nil
@@ -221,7 +227,7 @@ func explain(host string, err error) error {
 		return fmt.Errorf("%w: nothing listens on %s: the Docker Engine is down; start it (systemctl start docker) or fix DOCKER_HOST: %w",
 			ErrUnreachable, host, err)
 	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%w: %s did not answer in time: check that the engine is healthy (docker info): %w", ErrUnreachable, host, err)
+		return fmt.Errorf("%w: %s did not answer within %s: check that the engine is healthy (docker info) and that DOCKER_HOST points at it: %w", ErrUnreachable, host, PingTimeout, err)
 	}
 	msg := err.Error()
 	if strings.Contains(msg, "permission denied") {
