@@ -6,6 +6,7 @@ package metrics
 
 import (
 	"context"
+	"encoding/base64"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -55,6 +56,9 @@ type Client struct {
 	base     *url.URL
 	timeout  time.Duration
 	warnings []string
+	// secrets are the credentials this client sends, in every form a server could
+	// echo them: no error text leaves the client with one of them in it.
+	secrets []string
 }
 
 // ClientConfig says how to reach one Prometheus server: the experiment's prometheus
@@ -130,6 +134,7 @@ func NewClient(cfg *ClientConfig, getenv func(string) string) (*Client, error) {
 			return nil, err
 		}
 		auth.headers["Authorization"] = "Bearer " + tok
+		c.secrets = append(c.secrets, tok)
 	case cfg.BearerTokenEnv != "":
 		if getenv == nil {
 			getenv = os.Getenv
@@ -139,6 +144,7 @@ func NewClient(cfg *ClientConfig, getenv func(string) string) (*Client, error) {
 			return nil, fmt.Errorf("prometheus bearer token: environment variable %s is empty or unset: export it before the run", cfg.BearerTokenEnv)
 		}
 		auth.headers["Authorization"] = "Bearer " + tok
+		c.secrets = append(c.secrets, tok)
 	}
 	if ba := cfg.BasicAuth; ba != nil {
 		pw := ""
@@ -148,6 +154,14 @@ func NewClient(cfg *ClientConfig, getenv func(string) string) (*Client, error) {
 			}
 		}
 		auth.basicUser, auth.basicPass, auth.basic = ba.Username, pw, true
+		if pw != "" {
+			c.secrets = append(c.secrets, pw, base64.StdEncoding.EncodeToString([]byte(ba.Username+":"+pw)))
+		}
+	}
+	for k, v := range auth.headers {
+		if k != "Authorization" && sensitiveHeader(k) && v != "" {
+			c.secrets = append(c.secrets, v)
+		}
 	}
 	c.http = &http.Client{Transport: auth, Timeout: c.timeout}
 	cl, err := api.NewClient(api.Config{Address: base.String(), Client: c.http})
@@ -173,7 +187,11 @@ func (c *Client) Query(ctx context.Context, query string, at time.Time) ([]Serie
 	if err != nil {
 		return nil, c.explain(err)
 	}
-	return fromValue(v)
+	out, err := fromValue(v, true)
+	if err != nil {
+		return nil, c.redact(err)
+	}
+	return out, nil
 }
 
 // RangeQuery evaluates a query over [start, end] at step resolution. It is a RangeQueryFunc.
@@ -187,11 +205,19 @@ func (c *Client) RangeQuery(ctx context.Context, query string, start, end time.T
 	if err != nil {
 		return nil, c.explain(err)
 	}
-	return fromValue(v)
+	out, err := fromValue(v, false)
+	if err != nil {
+		return nil, c.redact(err)
+	}
+	return out, nil
 }
 
 // explain turns a client error into one that says what to do, without secrets.
 func (c *Client) explain(err error) error {
+	return c.redact(c.explainRaw(err))
+}
+
+func (c *Client) explainRaw(err error) error {
 	var apiErr *v1.Error
 	if errors.As(err, &apiErr) {
 		switch {
@@ -199,6 +225,15 @@ func (c *Client) explain(err error) error {
 			return fmt.Errorf("prometheus at %s refused the credentials (%s): check bearer_token_file, bearer_token_env or basic_auth: %w", c.URL(), apiErr.Msg, err)
 		case apiErr.Type == v1.ErrBadData:
 			return fmt.Errorf("prometheus rejected the query: %s: %w", apiErr.Msg, err)
+		case apiErr.Type == v1.ErrBadResponse && strings.Contains(apiErr.Msg, "unexpected value type"):
+			// client_golang decodes vectors, matrices and scalars only: a string result.
+			return fmt.Errorf("%w: it returned a string (%s); faultline reads numbers only", ErrNotInstant, apiErr.Msg)
+		}
+		if detail := strings.TrimSpace(apiErr.Detail); detail != "" {
+			if len(detail) > maxErrorBody {
+				detail = detail[:maxErrorBody] + "…"
+			}
+			return fmt.Errorf("prometheus at %s: %w (the server said: %s)", c.URL(), err, detail)
 		}
 		return fmt.Errorf("prometheus at %s: %w", c.URL(), err)
 	}
@@ -217,7 +252,20 @@ func (c *Client) explain(err error) error {
 	return fmt.Errorf("prometheus at %s is unreachable: check the url and that the server runs: %w", c.URL(), err)
 }
 
-func fromValue(v model.Value) ([]Series, error) {
+// ErrNotInstant marks a metric query whose instant result is not an instant vector or a
+// scalar: a range vector (`up[1m]`) would bring back samples from before the time asked
+// for, and a string is no number.
+var ErrNotInstant = errors.New("a metric query must return an instant vector or a scalar")
+
+// maxErrorBody bounds how much of a server's error body an error message quotes.
+const maxErrorBody = 512
+
+// fromValue converts a query result. An instant query (instant) must return an instant
+// vector or a scalar; a range query returns a matrix.
+func fromValue(v model.Value, instant bool) ([]Series, error) {
+	if m, ok := v.(model.Matrix); ok && instant {
+		return nil, fmt.Errorf("%w: it returned a range vector (%d series of several samples each): drop the range selector ([1m]) or wrap it in a function such as rate() or avg_over_time()", ErrNotInstant, len(m))
+	}
 	switch v := v.(type) {
 	case model.Vector:
 		out := make([]Series, 0, len(v))
@@ -245,7 +293,7 @@ func fromValue(v model.Value) ([]Series, error) {
 	case nil:
 		return nil, nil
 	default:
-		return nil, fmt.Errorf("query returned a %s; faultline reads numbers only: make the query return an instant vector or a scalar", v.Type())
+		return nil, fmt.Errorf("%w: it returned a %s", ErrNotInstant, v.Type())
 	}
 }
 
@@ -325,6 +373,45 @@ func readSecretFile(path, what string) (string, error) {
 		return "", fmt.Errorf("prometheus %s %s is empty", what, path)
 	}
 	return s, nil
+}
+
+// redact rewrites err's message without any credential this client sends, keeping err
+// underneath for errors.Is and errors.As.
+func (c *Client) redact(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	clean := RedactSecrets(msg, c.secrets)
+	if clean == msg {
+		return err
+	}
+	return &redactedError{msg: clean, err: err}
+}
+
+// RedactSecrets replaces every occurrence of each secret in s by "(redacted)".
+func RedactSecrets(s string, secrets []string) string {
+	for _, x := range secrets {
+		if x != "" {
+			s = strings.ReplaceAll(s, x, "(redacted)")
+		}
+	}
+	return s
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// sensitiveHeader says whether a configured header carries a credential.
+func sensitiveHeader(name string) bool {
+	n := strings.ToLower(name)
+	return strings.Contains(n, "auth") || strings.Contains(n, "token") || strings.Contains(n, "key") ||
+		strings.Contains(n, "secret") || strings.Contains(n, "cookie") || strings.Contains(n, "password")
 }
 
 // redactURL hides a password written into a URL.

@@ -14,8 +14,9 @@ import (
 // ready, refusing our credentials, or rejecting a query. The run must not start.
 var ErrPreflight = errors.New("prometheus preflight failed")
 
-// Preflight checks that the server is ready and that every metric's query parses and
-// evaluates once, so that a typo in PromQL is caught before any fault. Every failing
+// Preflight checks that the server is ready and that every metric's query parses,
+// evaluates once and returns an instant vector or a scalar (ErrNotInstant), so that a
+// typo in PromQL or a range selector is caught before any fault. Every failing
 // query is reported, each with its file:line and Prometheus's own message.
 func (c *Client) Preflight(ctx context.Context, ms []Query) error {
 	if err := c.ready(ctx); err != nil {
@@ -49,6 +50,10 @@ func (c *Client) ready(ctx context.Context) error {
 	if err != nil {
 		return c.explain(err)
 	}
+	return c.redact(c.readyAnswer(ctx, resp))
+}
+
+func (c *Client) readyAnswer(ctx context.Context, resp *http.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	resp.Body.Close()
 	switch {

@@ -397,6 +397,12 @@ func TestPreflightErrors(t *testing.T) {
 			{Name: "typo", Expr: `rate(http_requests_total[5m]`, Where: "checkout.hcl:14"},
 			{Name: "bad_func", Expr: `histogram_quantil(0.99, x)`, Where: "checkout.hcl:18"},
 		}, []string{`checkout.hcl:14: metric "typo"`, "unclosed left parenthesis", `checkout.hcl:18: metric "bad_func"`, "unknown function"}},
+		// A range vector would bring back samples from before each sampling time.
+		{"matrix", prom.URL, []metrics.Query{
+			{Name: "ok", Expr: latencyQuery},
+			{Name: "window", Expr: latencyQuery + "[1m]", Where: "checkout.hcl:22"},
+			{Name: "text", Expr: `"hello"`, Where: "checkout.hcl:26"},
+		}, []string{`checkout.hcl:22: metric "window"`, "must return an instant vector or a scalar", "range vector", `checkout.hcl:26: metric "text"`, "returned a string"}},
 		{"unreachable server", closedURL, []metrics.Query{{Name: "ok", Expr: "up"}}, []string{"unreachable", "check the url"}},
 	}
 	for _, tt := range tests {

@@ -37,6 +37,12 @@ func (q Query) Header() result.Metric {
 	return result.Metric{Name: q.Name, Query: q.Expr, Unit: q.Unit, Description: q.Description}
 }
 
+// MaxSeries is the most series of one metric a result keeps: a query that fans out over
+// hundreds of label sets makes a report nobody can read and a result of megabytes.
+// The first MaxSeries (in label order for the final range query, in order of
+// appearance live) are kept and the rest counted in result.Metric.DroppedSeries.
+const MaxSeries = 100
+
 // Observation is what one instant query of one metric gave at one time.
 type Observation struct {
 	Metric string
@@ -93,8 +99,8 @@ func (s *Sampler) one(ctx context.Context, m Query, at time.Time) Observation {
 	return obs
 }
 
-// Recorder accumulates live observations into the Result's shape: series by label set,
-// non-finite values and failed samples as gaps. It is safe for concurrent use.
+// Recorder accumulates live observations into the Result's shape: series by label set
+// (at most MaxSeries per metric), NaN values and failed samples as gaps. It is safe for concurrent use.
 type Recorder struct {
 	mu      sync.Mutex
 	step    time.Duration
@@ -103,9 +109,10 @@ type Recorder struct {
 }
 
 type recorded struct {
-	gaps   []result.Gap
-	series map[string]*result.Series
-	order  []string
+	gaps    []result.Gap
+	series  map[string]*result.Series
+	order   []string
+	dropped map[string]bool // label sets beyond MaxSeries
 }
 
 // NewRecorder records observations of ms taken every step.
@@ -133,6 +140,13 @@ func (r *Recorder) Add(obs ...Observation) {
 		for _, s := range o.Series {
 			key := result.LabelString(s.Labels)
 			ser := rec.series[key]
+			if ser == nil && len(rec.order) >= MaxSeries {
+				if rec.dropped == nil {
+					rec.dropped = map[string]bool{}
+				}
+				rec.dropped[key] = true
+				continue
+			}
 			if ser == nil {
 				ser = &result.Series{Labels: s.Labels}
 				rec.series[key] = ser
@@ -173,6 +187,7 @@ func (r *Recorder) Metrics() []result.Metric {
 		rm.Series = r.Series(m.Name)
 		r.mu.Lock()
 		rm.Gaps = append([]result.Gap(nil), r.byName[m.Name].gaps...)
+		rm.DroppedSeries = len(r.byName[m.Name].dropped)
 		r.mu.Unlock()
 		out = append(out, rm)
 	}
@@ -202,13 +217,18 @@ func Collect(ctx context.Context, query RangeQueryFunc, ms []Query, start, end t
 	return out, errs
 }
 
-// FromRange converts a range query's result into the Result's shape: non-finite values
-// and missing steps become gaps; a query that returned nothing is one gap over the run.
+// FromRange converts a range query's result into the Result's shape: NaN values and
+// missing steps become gaps; a query that returned nothing is one gap over the run; at
+// most MaxSeries series are kept.
 func FromRange(m Query, series []Series, start, end time.Time, step time.Duration) result.Metric {
 	rm := m.Header()
 	if len(series) == 0 {
 		rm.Gaps = []result.Gap{{Start: start, End: end, Reason: result.GapEmpty}}
 		return rm
+	}
+	if len(series) > MaxSeries {
+		rm.DroppedSeries = len(series) - MaxSeries
+		series = series[:MaxSeries]
 	}
 	for _, s := range series {
 		rs := result.Series{Labels: s.Labels, Samples: make([]result.Sample, 0, len(s.Samples))}
@@ -230,4 +250,14 @@ func FromRange(m Query, series []Series, start, end time.Time, step time.Duratio
 		rm.Series = append(rm.Series, rs)
 	}
 	return rm
+}
+
+// DroppedWarning is the warning a result carries for a metric that lost series to
+// MaxSeries; "" when it lost none.
+func DroppedWarning(m result.Metric) string {
+	if m.DroppedSeries == 0 {
+		return ""
+	}
+	return fmt.Sprintf("metric %q returned %d series, more than the %d a result keeps: the other %d are not in this report; aggregate the query (sum by, topk) to watch fewer",
+		m.Name, MaxSeries+m.DroppedSeries, MaxSeries, m.DroppedSeries)
 }

@@ -197,6 +197,9 @@ type Metric struct {
 	Series []Series `json:"series,omitempty"`
 	// Gaps are times when the query returned nothing at all, timed out or failed.
 	Gaps []Gap `json:"gaps,omitempty"`
+	// DroppedSeries counts the series the query returned beyond the most a result
+	// keeps (metrics.MaxSeries); they are not in Series. Absent when none were dropped.
+	DroppedSeries int `json:"dropped_series,omitempty"`
 }
 
 // Series is one labelled time series of a metric.

@@ -148,6 +148,11 @@ func (r *run) analyze(ctx context.Context) {
 	analysis.Analyze(analysis.Input{
 		Metrics: r.metricSpecs, Checks: r.checkSpecs, Timeline: r.res.Timeline, Observed: observed,
 	}).Apply(r.res)
+	for _, m := range r.res.Metrics {
+		if w := metrics.DroppedWarning(m); w != "" {
+			r.warn(w)
+		}
+	}
 }
 
 // decide sets the result's status and exit code.
