@@ -81,21 +81,21 @@ func TestFromRangeMarksMissingSteps(t *testing.T) {
 	step := time.Second
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * step) }
 	series := []Series{{Labels: map[string]string{"a": "b"}, Samples: []Sample{
-		{at(0), 1}, {at(1), 1}, {at(4), math.Inf(1)}, {at(5), 2},
+		{at(0), 1}, {at(1), 1}, {at(3), math.NaN()}, {at(4), math.Inf(1)}, {at(5), 2},
 	}}}
 	got := FromRange(m, series, at(0), at(6), step)
 	if got.Name != "m" || got.Unit != "s" || len(got.Series) != 1 {
 		t.Fatalf("FromRange = %+v", got)
 	}
 	s := got.Series[0]
-	if len(s.Samples) != 3 {
-		t.Errorf("want 3 finite samples, got %+v", s.Samples)
+	if len(s.Samples) != 4 || !math.IsInf(s.Samples[2].Value, 1) {
+		t.Errorf("want 4 samples, +Inf among them (NaN is the only gap), got %+v", s.Samples)
 	}
 	var gaps []string
 	for _, g := range s.Gaps {
 		gaps = append(gaps, fmt.Sprintf("%s %s-%s", g.Reason, g.Start.Sub(t0), g.End.Sub(t0)))
 	}
-	want := []string{"no value at this step 2s-4s", "not a number 4s-5s", "no value at this step 6s-7s"}
+	want := []string{"no value at this step 2s-3s", "not a number 3s-4s", "no value at this step 6s-7s"}
 	if strings.Join(gaps, "|") != strings.Join(want, "|") {
 		t.Errorf("gaps %q, want %q", gaps, want)
 	}

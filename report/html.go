@@ -175,9 +175,13 @@ func buildChart(r *result.Result, m *result.Metric) chart {
 	c.MidX, c.MidY = c.Left+c.PlotW/2, c.Top+c.PlotH/2
 	t0, t1 := r.Timeline.BaselineStart, r.Timeline.RecoveryEnd
 	lo, hi := math.Inf(1), math.Inf(-1)
+	samples := 0
 	for _, s := range m.Series {
 		for _, p := range s.Samples {
-			lo, hi = math.Min(lo, p.Value), math.Max(hi, p.Value)
+			samples++
+			if !math.IsInf(p.Value, 0) { // ±Inf is drawn on the edge, not scaled to
+				lo, hi = math.Min(lo, p.Value), math.Max(hi, p.Value)
+			}
 			if p.Time.Before(t0) {
 				t0 = p.Time
 			}
@@ -191,7 +195,7 @@ func buildChart(r *result.Result, m *result.Metric) chart {
 		lo, hi = math.Min(lo, th.v), math.Max(hi, th.v)
 	}
 	if math.IsInf(lo, 1) {
-		c.Empty = true
+		c.Empty = samples == 0
 		lo, hi = 0, 1
 	}
 	if hi == lo {
@@ -207,7 +211,15 @@ func buildChart(r *result.Result, m *result.Metric) chart {
 	}
 	span := t1.Sub(t0).Seconds()
 	x := func(t time.Time) float64 { return c.Left + c.PlotW*t.Sub(t0).Seconds()/span }
-	y := func(v float64) float64 { return c.Top + c.PlotH*(1-(v-lo)/(hi-lo)) }
+	y := func(v float64) float64 {
+		switch {
+		case math.IsInf(v, 1):
+			return c.Top // off the scale: on the top edge
+		case math.IsInf(v, -1):
+			return c.Bottom
+		}
+		return c.Top + c.PlotH*(1-(v-lo)/(hi-lo))
+	}
 	rect := func(a, b time.Time, label string) chartRect {
 		xa, xb := x(a), x(b)
 		if xb-xa < 2 {

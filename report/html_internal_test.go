@@ -1,8 +1,11 @@
 package report
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/faultline/faultline/result"
 )
@@ -45,5 +48,24 @@ func TestThresholdsSharedByChecksAreOneLine(t *testing.T) {
 	}, "p99")
 	if len(got) != 2 || got[0].label != "slo, recovers ≤ 1" || got[1].label != "floor ≥ 0.5" {
 		t.Errorf("thresholds %+v, want one line for slo and recovers at 1 and one for floor", got)
+	}
+}
+
+func TestChartDrawsInfinityOnTheEdge(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := &result.Result{Timeline: result.Timeline{BaselineStart: at, FaultStart: at.Add(time.Second), FaultEnd: at.Add(2 * time.Second), RecoveryEnd: at.Add(3 * time.Second)}}
+	m := &result.Metric{Name: "p99", Series: []result.Series{{Samples: []result.Sample{{Time: at, Value: 0.2}, {Time: at.Add(time.Second), Value: math.Inf(1)}, {Time: at.Add(2 * time.Second), Value: 0.4}}}}}
+	c := buildChart(r, m)
+	if c.Empty || len(c.Lines) != 1 || strings.Contains(c.Lines[0].D, "NaN") || strings.Contains(c.Lines[0].D, "Inf") {
+		t.Fatalf("chart of a series with +Inf: empty %v, path %q", c.Empty, c.Lines[0].D)
+	}
+	if !strings.Contains(c.Lines[0].D, fmt.Sprintf(",%.1f", c.Top)) {
+		t.Errorf("+Inf is not on the top edge (%g): %q", c.Top, c.Lines[0].D)
+	}
+	for _, tk := range c.YTicks {
+		if math.IsInf(tk.Y, 0) || math.IsNaN(tk.Y) {
+			t.Errorf("the scale took +Inf in: ticks %+v", c.YTicks)
+		}
 	}
 }

@@ -25,19 +25,22 @@ func AddGap(gaps []Gap, start, end time.Time, reason string) []Gap {
 	return append(gaps, Gap{Start: start.UTC(), End: end.UTC(), Reason: reason})
 }
 
-// AddValue appends one observed value to s: a finite value is a sample, anything else
-// a gap of one step (NaN and ±Inf cannot be compared or written as JSON).
+// AddValue appends one observed value to s. This is the one place that decides what a
+// value is: NaN is no value (a gap of one step, "not a number"); every other value,
+// +Inf and -Inf included, is a sample. ±Inf compare with every bound (histogram_quantile
+// returns +Inf exactly when the latency is off its scale, which must fail a check and
+// trip an abort guard); in JSON they are written as "+Inf" and "-Inf" (float.go).
 func (s *Series) AddValue(t time.Time, v float64, step time.Duration) {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
+	if math.IsNaN(v) {
 		s.Gaps = AddGap(s.Gaps, t, t.Add(step), GapNaN)
 		return
 	}
 	s.Samples = append(s.Samples, Sample{Time: t, Value: v})
 }
 
-// WithoutNonFinite returns s with every non-finite sample moved into a gap of width
-// step (0: a point), as AddValue would have recorded it. Samples and gaps are copied.
-func (s Series) WithoutNonFinite(step time.Duration) Series {
+// WithoutNaN returns s with every NaN sample moved into a gap of width step (0: a
+// point), as AddValue would have recorded it. Samples and gaps are copied.
+func (s Series) WithoutNaN(step time.Duration) Series {
 	samples := s.Samples
 	s.Samples = make([]Sample, 0, len(samples))
 	s.Gaps = append([]Gap(nil), s.Gaps...)

@@ -107,8 +107,8 @@ func phaseValues(s result.Series, tl result.Timeline) map[string][]float64 {
 }
 
 func analyzeSeries(s result.Series, tl result.Timeline, opts Options) result.Series {
-	// Non-finite values cannot be compared or written as JSON: they are gaps.
-	s = s.WithoutNonFinite(0)
+	// NaN is no value (result.Series.AddValue); ±Inf are values.
+	s = s.WithoutNaN(0)
 	sort.SliceStable(s.Samples, func(i, j int) bool { return s.Samples[i].Time.Before(s.Samples[j].Time) })
 	s.Phases, s.Band, s.Impact = nil, nil, nil
 	s.ImpactAt, s.TimeToImpactSeconds, s.RecoveredAt, s.TimeToRecoverSeconds, s.Recovered = nil, nil, nil, nil, false
@@ -124,6 +124,11 @@ func analyzeSeries(s result.Series, tl result.Timeline, opts Options) result.Ser
 		return s
 	}
 	bs := Summarize(base)
+	if math.IsInf(bs.Stddev, 0) || math.IsNaN(bs.Mean) {
+		// An infinite baseline has no steady state to measure against: no band, no
+		// impact, no time to impact or recover.
+		return s
+	}
 	tol := math.Max(opts.RelTolerance*math.Abs(bs.Mean), opts.AbsTolerance)
 	half := math.Max(3*bs.Stddev, tol)
 	band := &result.Band{Low: bs.Mean - half, High: bs.Mean + half, Mean: bs.Mean, Stddev: bs.Stddev, Tolerance: tol}

@@ -3,6 +3,7 @@ package analysis
 import (
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -306,21 +307,67 @@ func TestAbortTripped(t *testing.T) {
 	}
 }
 
-func TestAnalyzeDropsNonFiniteValues(t *testing.T) {
+// NaN is a gap; +Inf (histogram_quantile off its scale) is a value that fails a bound.
+func TestAnalyzeKeepsInfinityAndDropsNaN(t *testing.T) {
 	t.Parallel()
 	s := stepSeries()
 	s.Samples[3].Value = math.NaN()
 	s.Samples[30].Value = math.Inf(1)
+	below := 100.0
 	out := Analyze(Input{
 		Metrics:  []MetricSpec{{Name: "latency"}},
+		Checks:   []CheckSpec{{Name: "slo", Metric: "latency", Below: &below, During: []string{"recovery"}}},
 		Timeline: stepTimeline,
 		Observed: []result.Metric{{Name: "latency", Series: []result.Series{s}}},
 	})
 	got := out.Metrics[0].Series[0]
-	if len(got.Samples) != 35 || len(got.Gaps) != 2 || got.Phases[0].Count != 11 {
-		t.Errorf("%d samples, %d gaps, baseline count %d; want 35, 2, 11", len(got.Samples), len(got.Gaps), got.Phases[0].Count)
+	if len(got.Samples) != 36 || len(got.Gaps) != 1 || got.Phases[0].Count != 11 {
+		t.Errorf("%d samples, %d gaps, baseline count %d; want 36, 1, 11", len(got.Samples), len(got.Gaps), got.Phases[0].Count)
 	}
-	if _, err := json.Marshal(out.Metrics); err != nil {
-		t.Errorf("analysis output is not JSON: %v", err)
+	rec := got.Phases[len(got.Phases)-1]
+	if !math.IsInf(rec.Max, 1) || !math.IsInf(rec.Mean, 1) || !math.IsInf(rec.Stddev, 1) || math.IsInf(rec.Min, 0) {
+		t.Errorf("recovery stats with one +Inf: %+v", rec.Stats)
+	}
+	c := out.Checks[0]
+	if c.Verdict != result.VerdictFail || c.Violations != 1 || !math.IsInf(c.Evidence[0].Value, 1) {
+		t.Errorf("check below 100 with a +Inf sample: %s, %d violations, evidence %+v; want a failure on +Inf", c.Verdict, c.Violations, c.Evidence)
+	}
+	b, err := json.Marshal(out.Metrics)
+	if err != nil {
+		t.Fatalf("analysis output is not JSON: %v", err)
+	}
+	if !strings.Contains(string(b), `"v":"+Inf"`) || !strings.Contains(string(b), `"max":"+Inf"`) {
+		t.Errorf("+Inf not written as \"+Inf\": %.300s", b)
+	}
+}
+
+func TestAbortGuardSeesInfinity(t *testing.T) {
+	t.Parallel()
+	above := 5.0
+	var s result.Series
+	for i := range 4 {
+		s.AddValue(stepTimeline.FaultStart.Add(time.Duration(i)*time.Second), math.Inf(1), time.Second)
+	}
+	tripped, _, _ := AbortTripped(AbortSpec{Name: "storm", Above: &above, For: 3 * time.Second}, []result.Series{s})
+	if !tripped {
+		t.Fatalf("a metric at +Inf for 3s with above = 5 for 3s did not trip the guard (samples %v, gaps %v)", s.Samples, s.Gaps)
+	}
+}
+
+func TestSummarizeWithInfinities(t *testing.T) {
+	t.Parallel()
+	inf := math.Inf(1)
+	st := Summarize([]float64{1, 2, inf, inf})
+	if st.Min != 1 || !math.IsInf(st.Max, 1) || !math.IsInf(st.P50, 1) || !math.IsInf(st.P95, 1) || st.Count != 4 {
+		t.Errorf("Summarize(1, 2, +Inf, +Inf) = %+v", st)
+	}
+	st = Summarize([]float64{math.Inf(-1), 1, 2})
+	if !math.IsInf(st.Min, -1) || st.Max != 2 || st.P50 != 1 || !math.IsInf(st.Mean, -1) {
+		t.Errorf("Summarize(-Inf, 1, 2) = %+v", st)
+	}
+	for _, v := range []float64{st.P95, st.P99} {
+		if math.IsNaN(v) {
+			t.Errorf("a percentile is NaN: %+v", st)
+		}
 	}
 }

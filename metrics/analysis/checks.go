@@ -67,8 +67,11 @@ func EvaluateCheck(c CheckSpec, m result.Metric, tl result.Timeline) result.Chec
 			res.Low, res.High = finitePtr(lo), finitePtr(hi)
 		}
 		judge := func(ev result.Evidence) {
+			if math.IsNaN(ev.Value) {
+				return // an aggregate without a value (the mean of +Inf and -Inf)
+			}
 			res.Evaluated++
-			margin := math.Min(ev.Value-lo, hi-ev.Value)
+			margin := boundMargin(ev.Value, lo, hi)
 			if margin < 0 {
 				res.Violations++
 				if len(res.Evidence) < MaxEvidence {
@@ -158,6 +161,19 @@ func EvaluateCheck(c CheckSpec, m result.Metric, tl result.Timeline) result.Chec
 		res.Reason += "; " + strings.Join(notes, "; ")
 	}
 	return res
+}
+
+// boundMargin is how far v is inside [lo, hi] (negative: outside). An infinite v is
+// infinitely inside an unbounded side and infinitely outside a bounded one; the plain
+// formula would give NaN for Inf - Inf.
+func boundMargin(v, lo, hi float64) float64 {
+	side := func(d float64) float64 {
+		if math.IsNaN(d) {
+			return math.Inf(1) // v infinite on the unbounded side
+		}
+		return d
+	}
+	return math.Min(side(v-lo), side(hi-v))
 }
 
 // boundsFor returns the inclusive bounds a series is held to. Unset sides are ±Inf.

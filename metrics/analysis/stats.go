@@ -13,6 +13,9 @@ import (
 
 // Summarize computes the statistics of values. Percentiles interpolate linearly between
 // closest ranks (numpy's default); the standard deviation is the sample one (n-1).
+// Values may be ±Inf (never NaN: that is a gap): min, max and percentiles are then the
+// infinite value where it ranks, the mean is ±Inf (NaN when both +Inf and -Inf occur:
+// no mean), and the standard deviation is +Inf, as the spread is unbounded.
 func Summarize(values []float64) result.Stats {
 	n := len(values)
 	if n == 0 {
@@ -25,6 +28,13 @@ func Summarize(values []float64) result.Stats {
 		sum += v
 	}
 	mean := sum / float64(n)
+	if math.IsInf(sorted[0], 0) || math.IsInf(sorted[n-1], 0) {
+		return result.Stats{
+			Count: n, Mean: mean, Min: sorted[0], Max: sorted[n-1],
+			P50: quantileSorted(sorted, 0.50), P95: quantileSorted(sorted, 0.95), P99: quantileSorted(sorted, 0.99),
+			Stddev: math.Inf(1),
+		}
+	}
 	ss := 0.0
 	for _, v := range sorted {
 		ss += (v - mean) * (v - mean)
@@ -60,7 +70,19 @@ func quantileSorted(sorted []float64, q float64) float64 {
 	if lo >= n-1 {
 		return sorted[n-1]
 	}
-	return sorted[lo] + (h-float64(lo))*(sorted[lo+1]-sorted[lo])
+	a, b, frac := sorted[lo], sorted[lo+1], h-float64(lo)
+	switch {
+	case frac == 0 || a == b:
+		return a
+	case math.IsInf(a, -1) || math.IsInf(b, 1):
+		// Between an infinite value and anything else lies the infinite one (the
+		// formula would give NaN for -Inf + frac·(+Inf)).
+		if math.IsInf(a, -1) {
+			return a
+		}
+		return b
+	}
+	return a + frac*(b-a)
 }
 
 // MannWhitney tests whether x and y come from the same distribution: two-sided
