@@ -35,8 +35,8 @@ type DiffResult struct {
 	Warnings []string `json:"warnings,omitempty"`
 	Base     DiffSide `json:"base"`
 	Current  DiffSide `json:"current"`
-	// ScoreDelta is current minus base score.
-	ScoreDelta float64       `json:"score_delta"`
+	// ScoreDelta is current minus base score; null when either has no score.
+	ScoreDelta *float64      `json:"score_delta"`
 	Checks     []CheckDiff   `json:"checks"`
 	Series     []SeriesDiff  `json:"series"`
 	Limits     DiffLimitsDoc `json:"limits"`
@@ -55,8 +55,10 @@ type DiffLimitsDoc struct {
 type DiffSide struct {
 	StartedAt time.Time     `json:"started_at"`
 	Status    result.Status `json:"status"`
-	Score     float64       `json:"score"`
-	Version   string        `json:"faultline_version"`
+	// Score is null when that result has no score (ScoreReason says why).
+	Score       *float64 `json:"score"`
+	ScoreReason string   `json:"score_reason,omitempty"`
+	Version     string   `json:"faultline_version"`
 }
 
 // CheckDiff compares one check.
@@ -95,9 +97,14 @@ type SeriesDiff struct {
 func Diff(base, cur *result.Result, limits DiffLimits) DiffResult {
 	d := DiffResult{
 		Experiment: cur.Experiment.Name,
-		Base:       DiffSide{base.StartedAt, base.Status, base.Score.Value, base.FaultlineVersion},
-		Current:    DiffSide{cur.StartedAt, cur.Status, cur.Score.Value, cur.FaultlineVersion},
-		ScoreDelta: math.Round(10*(cur.Score.Value-base.Score.Value)) / 10,
+		Base:       DiffSide{base.StartedAt, base.Status, base.Score.Value, base.Score.Reason, base.FaultlineVersion},
+		Current:    DiffSide{cur.StartedAt, cur.Status, cur.Score.Value, cur.Score.Reason, cur.FaultlineVersion},
+	}
+	bs, baseScored := base.Score.Known()
+	cs, curScored := cur.Score.Known()
+	if baseScored && curScored {
+		delta := math.Round(10*(cs-bs)) / 10
+		d.ScoreDelta = &delta
 	}
 	if base.Experiment.Name != cur.Experiment.Name {
 		d.Warnings = append(d.Warnings, fmt.Sprintf("comparing different experiments: %q against %q", cur.Experiment.Name, base.Experiment.Name))
@@ -105,9 +112,16 @@ func Diff(base, cur *result.Result, limits DiffLimits) DiffResult {
 	if limits.MaxScoreDrop >= 0 {
 		v := limits.MaxScoreDrop
 		d.Limits.MaxScoreDrop = &v
-		if drop := -d.ScoreDelta; drop > limits.MaxScoreDrop {
+		switch {
+		case !curScored:
+			// A gate on the score cannot pass on a result that has none.
+			d.Regressions = append(d.Regressions, fmt.Sprintf("the new result has no score (%s), so it cannot show the score held within %s points",
+				orNone(cur.Score.Reason), num(limits.MaxScoreDrop)))
+		case !baseScored:
+			d.Warnings = append(d.Warnings, fmt.Sprintf("the base result has no score (%s): the score is not compared", orNone(base.Score.Reason)))
+		case -*d.ScoreDelta > limits.MaxScoreDrop:
 			d.Regressions = append(d.Regressions, fmt.Sprintf("score dropped by %s points (%s → %s), more than the allowed %s",
-				num(drop), num(base.Score.Value), num(cur.Score.Value), num(limits.MaxScoreDrop)))
+				num(-*d.ScoreDelta), num(bs), num(cs), num(limits.MaxScoreDrop)))
 		}
 	}
 	if limits.MaxRecoveryIncrease >= 0 {
@@ -229,7 +243,11 @@ func RenderDiff(out io.Writer, format string, d DiffResult) error {
 	} else {
 		w.printf("%s: %s\n", esc(d.Experiment), verdict)
 	}
-	w.printf("score %s → %s (%s) · status %s → %s\n", num(d.Base.Score), num(d.Current.Score), signed(d.ScoreDelta), d.Base.Status, d.Current.Status)
+	delta := "not comparable"
+	if d.ScoreDelta != nil {
+		delta = signed(*d.ScoreDelta)
+	}
+	w.printf("score %s → %s (%s) · status %s → %s\n", sideScore(d.Base), sideScore(d.Current), delta, esc(string(d.Base.Status)), esc(string(d.Current.Status)))
 	if mdown {
 		w.printf("\n")
 	}
@@ -316,4 +334,19 @@ func signedSecs(s float64) string {
 		return "+" + secs(s)
 	}
 	return "-" + secs(-s)
+}
+
+// sideScore is one side's score, or "none".
+func sideScore(s DiffSide) string {
+	if s.Score == nil {
+		return "none"
+	}
+	return num(*s.Score)
+}
+
+func orNone(reason string) string {
+	if reason == "" {
+		return "no reason given"
+	}
+	return reason
 }

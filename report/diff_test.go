@@ -50,7 +50,7 @@ func TestDiff(t *testing.T) {
 		})
 	}
 	d := report.Diff(base, slower, report.DiffLimits{MaxScoreDrop: 10, MaxRecoveryIncrease: 5 * time.Second})
-	if d.ScoreDelta != -54.2 || len(d.Checks) != 3 || !d.Checks[0].Worse || d.Checks[1].Worse {
+	if d.ScoreDelta == nil || *d.ScoreDelta != -54.2 || len(d.Checks) != 3 || !d.Checks[0].Worse || d.Checks[1].Worse {
 		t.Errorf("diff details: delta %v checks %+v", d.ScoreDelta, d.Checks)
 	}
 }

@@ -19,7 +19,14 @@ var htmlTemplateText string
 // SVG charts, and a Content-Security-Policy that forbids every request. Everything from
 // the experiment or from labels goes through html/template's escaping.
 var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"num":      num,
+	"num":       num,
+	"scoreText": func(s result.Score) string { return s.Text(num) },
+	"scoreNum": func(s result.Score) string {
+		if v, ok := s.Known(); ok {
+			return num(v)
+		}
+		return "–"
+	},
 	"numUnit":  numUnit,
 	"signed":   signed,
 	"pct":      pct,

@@ -60,7 +60,7 @@ func renderJUnit(w io.Writer, r *result.Result) error {
 	suite := junitSuite{
 		Name: r.Experiment.Name, Time: dur, Timestamp: r.StartedAt.UTC().Format("2006-01-02T15:04:05"),
 		Properties: []junitProperty{
-			{"status", string(r.Status)}, {"score", num(r.Score.Value)}, {"score_formula", r.Score.Formula},
+			{"status", string(r.Status)}, {"score", scoreValue(r.Score)}, {"score_formula", r.Score.Formula},
 			{"seed", fmt.Sprint(r.Seed)}, {"file", r.Experiment.File}, {"faultline_version", r.FaultlineVersion},
 		},
 	}
@@ -99,4 +99,12 @@ func renderJUnit(w io.Writer, r *result.Result) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// scoreValue is the score's number, or "none" and why.
+func scoreValue(s result.Score) string {
+	if v, ok := s.Known(); ok {
+		return num(v)
+	}
+	return s.Text(num)
 }

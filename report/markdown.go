@@ -22,7 +22,7 @@ var verdictIcon = map[string]string{result.VerdictPass: "✅ pass", result.Verdi
 
 func renderMarkdown(out io.Writer, r *result.Result) error {
 	w := &errWriter{w: out}
-	w.printf("## faultline: %s: %s, score %s/100\n\n", md(r.Experiment.Name), statusWord(r), num(r.Score.Value))
+	w.printf("## faultline: %s: %s, score %s\n\n", md(r.Experiment.Name), statusWord(r), md(r.Score.Text(num)))
 	if r.Experiment.Description != "" {
 		w.printf("%s\n\n", md(r.Experiment.Description))
 	}
@@ -107,6 +107,6 @@ func renderMarkdown(out io.Writer, r *result.Result) error {
 		}
 		w.printf("\n")
 	}
-	w.printf("**Score %s/100** (%d of %d checks passed): %s\n", num(r.Score.Value), r.Score.Passed, r.Score.Total, md(r.Score.Formula))
+	w.printf("**Score %s** (%d of %d checks passed): %s\n", md(r.Score.Text(num)), r.Score.Passed, r.Score.Total, md(r.Score.Formula))
 	return w.err
 }

@@ -42,7 +42,7 @@ var lineBreaks = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "\t", " 
 
 func renderText(out io.Writer, r *result.Result) error {
 	w := &errWriter{w: out}
-	w.printf("%s: %s (score %s/100)\n", oneLine(r.Experiment.Name), statusWord(r), num(r.Score.Value))
+	w.printf("%s: %s (score %s)\n", oneLine(r.Experiment.Name), statusWord(r), oneLine(r.Score.Text(num)))
 	if r.Experiment.Description != "" {
 		w.printf("  %s\n", oneLine(r.Experiment.Description))
 	}
@@ -129,7 +129,7 @@ func renderText(out io.Writer, r *result.Result) error {
 		}
 	}
 
-	w.printf("\nScore %s/100 (%d of %d checks passed)\n  %s\n", num(r.Score.Value), r.Score.Passed, r.Score.Total, r.Score.Formula)
+	w.printf("\nScore %s (%d of %d checks passed)\n  %s\n", oneLine(r.Score.Text(num)), r.Score.Passed, r.Score.Total, oneLine(r.Score.Formula))
 	if len(r.Warnings) > 0 {
 		w.printf("\nWarnings\n")
 		for _, x := range r.Warnings {

@@ -349,11 +349,39 @@ type Evidence struct {
 
 // Score is the resilience score, 0 to 100.
 type Score struct {
-	// Value is the score, rounded to one decimal.
-	Value float64 `json:"value"`
+	// Value is the score, rounded to one decimal; nil (JSON null) when the run has no
+	// score: it was aborted, interrupted or failed, or it has no checks. Reason says why.
+	Value *float64 `json:"value"`
+	// Reason says why there is no score; absent when there is one.
+	Reason string `json:"reason,omitempty"`
 	// Formula is the formula in words, printed in every report.
 	Formula string `json:"formula"`
 	// Passed and Total count the checks.
 	Passed int `json:"passed"`
 	Total  int `json:"total"`
+}
+
+// Known returns the score's value and whether there is one.
+func (s Score) Known() (float64, bool) {
+	if s.Value == nil {
+		return 0, false
+	}
+	return *s.Value, true
+}
+
+// Withhold takes the value away, saying why: a run that did not complete its plan has
+// no score, whatever its checks say.
+func (s *Score) Withhold(reason string) {
+	s.Value, s.Reason = nil, reason
+}
+
+// Text is the score as "75/100", or "none (REASON)".
+func (s Score) Text(num func(float64) string) string {
+	if v, ok := s.Known(); ok {
+		return num(v) + "/100"
+	}
+	if s.Reason == "" {
+		return "none"
+	}
+	return "none (" + s.Reason + ")"
 }

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"strconv"
 	"context"
 	"errors"
 	"fmt"
@@ -181,5 +182,11 @@ func (r *run) decide() {
 	default:
 		res.Status, res.ExitCode = result.StatusPassed, result.ExitPassed
 	}
-	r.log.Info("run ended", "status", res.Status, "reason", res.Reason, "exit_code", res.ExitCode, "score", res.Score.Value)
+	if res.Status != result.StatusPassed && res.Status != result.StatusFailed {
+		// The plan did not run to its end: what the checks saw is not the experiment's answer.
+		res.Score.Withhold("the run was " + string(res.Status) + ", so its checks do not measure the experiment")
+	}
+	r.log.Info("run ended", "status", res.Status, "reason", res.Reason, "exit_code", res.ExitCode, "score", res.Score.Text(fmtScore))
 }
+
+func fmtScore(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }

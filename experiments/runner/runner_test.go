@@ -235,6 +235,9 @@ func TestEarlyStopsRevertEverythingAtOnce(t *testing.T) {
 				if res.Status != tc.wantStatus || res.ExitCode != 3 || !strings.Contains(res.Reason, tc.wantReason) {
 					t.Fatalf("status %s exit %d reason %q; want %s, 3, %q", res.Status, res.ExitCode, res.Reason, tc.wantStatus, tc.wantReason)
 				}
+				if v, ok := res.Score.Known(); ok || !strings.Contains(res.Score.Reason, string(tc.wantStatus)) {
+					t.Errorf("a run that stopped early has score %v (known %v, reason %q); want none, saying it was %s", v, ok, res.Score.Reason, tc.wantStatus)
+				}
 				for _, c := range []string{"a", "b"} {
 					ops := wantSequence(t, fx, "freeze", c, "prepare", "append", "apply", "revert", "complete")
 					if got := ops[3].At.Sub(t0); got != tc.wantRevert {

@@ -248,10 +248,10 @@ func TestScoreOf(t *testing.T) {
 	tests := []struct {
 		name   string
 		checks []result.CheckResult
-		want   float64
+		want   float64 // -1: no score
 		passed int
 	}{
-		{"no checks", nil, 100, 0},
+		{"no checks", nil, -1, 0},
 		{"all pass", []result.CheckResult{{Passed: true, Credit: 1}, {Passed: true, Credit: 1}}, 100, 2},
 		{"one of two fails completely", []result.CheckResult{{Passed: true, Credit: 1}, {Credit: 0}}, 50, 1},
 		{"partial credit", []result.CheckResult{{Passed: true, Credit: 1}, {Credit: 0.25}, {Credit: 0}}, 41.7, 1},
@@ -260,8 +260,12 @@ func TestScoreOf(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got := ScoreOf(tt.checks)
-			if got.Value != tt.want || got.Passed != tt.passed || got.Total != len(tt.checks) || got.Formula != ScoreFormula {
-				t.Errorf("ScoreOf = %+v, want value %v passed %d", got, tt.want, tt.passed)
+			v, ok := got.Known()
+			if ok != (tt.want >= 0) || (ok && v != tt.want) || got.Passed != tt.passed || got.Total != len(tt.checks) || got.Formula != ScoreFormula {
+				t.Errorf("ScoreOf = %+v (value %v, known %v), want value %v passed %d", got, v, ok, tt.want, tt.passed)
+			}
+			if !ok && !strings.Contains(got.Reason, "no checks") {
+				t.Errorf("no score without saying why: %+v", got)
 			}
 		})
 	}

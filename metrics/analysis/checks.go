@@ -279,12 +279,13 @@ func finitePtr(v float64) *float64 {
 // ScoreFormula is the score's formula in words, printed in every report.
 const ScoreFormula = "score = 100 × (sum of check credits) / (number of checks); " +
 	"credit = 1 for a passed check, 0.5 × (share of its values within bounds) for a failed one, " +
-	"0 for a check without data; 100 when there are no checks"
+	"0 for a check without data; no score when there are no checks or the run did not complete"
 
 // ScoreOf computes the resilience score of the verdicts (docs/scoring.md).
 func ScoreOf(checks []result.CheckResult) result.Score {
-	sc := result.Score{Formula: ScoreFormula, Total: len(checks), Value: 100}
+	sc := result.Score{Formula: ScoreFormula, Total: len(checks)}
 	if len(checks) == 0 {
+		sc.Withhold("the experiment has no checks")
 		return sc
 	}
 	sum := 0.0
@@ -294,7 +295,8 @@ func ScoreOf(checks []result.CheckResult) result.Score {
 			sc.Passed++
 		}
 	}
-	sc.Value = math.Round(1000*sum/float64(len(checks))) / 10
+	v := math.Round(1000*sum/float64(len(checks))) / 10
+	sc.Value = &v
 	return sc
 }
 
