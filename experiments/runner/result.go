@@ -1,12 +1,12 @@
 package runner
 
 import (
-	"strconv"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/faultline/faultline/faults"
