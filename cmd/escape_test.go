@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -100,3 +101,13 @@ func TestLiveViewStripsControlCharacters(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestRedactWriterHidesSensitiveValues(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	w := redactWriter{&out, []string{"tok-3f9a2c"}}
+	fmt.Fprintf(w, "level=ERROR msg=\"prometheus rejected the query: up{token=%q}\"\n", "tok-3f9a2c")
+	if strings.Contains(out.String(), "tok-3f9a2c") || !strings.Contains(out.String(), "(sensitive)") {
+		t.Fatalf("log line %q", out.String())
+	}
+}

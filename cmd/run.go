@@ -102,6 +102,11 @@ func runRun(env *Env, opts *runOptions) error {
 	if err != nil {
 		return err
 	}
+	if len(exp.SensitiveValues) > 0 {
+		// Whatever this run prints, an error included, carries no sensitive value.
+		env.Stdout = redactWriter{env.Stdout, exp.SensitiveValues}
+		env.Stderr = redactWriter{env.Stderr, exp.SensitiveValues}
+	}
 	ctx := env.Context
 	plan := experiments.NewPlan(exp)
 	runID := journal.NewRunID(time.Now())

@@ -109,6 +109,8 @@ type loader struct {
 	// can be checked in any order.
 	targetNames map[string]hcl.Range
 	metricNames map[string]hcl.Range
+	// sensitive holds the values of the variables marked sensitive.
+	sensitive []string
 }
 
 func (l *loader) load(file *hcl.File) (*Experiment, hcl.Diagnostics) {
@@ -145,7 +147,7 @@ func (l *loader) load(file *hcl.File) (*Experiment, hcl.Diagnostics) {
 		return nil, diags
 	}
 
-	exp := &Experiment{Filename: l.filename, Variables: vars}
+	exp := &Experiment{Filename: l.filename, Variables: vars, SensitiveValues: l.sensitive}
 	diags = append(diags, l.decodeBody(exp, byType, file)...)
 	return exp, diags
 }

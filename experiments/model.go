@@ -46,6 +46,9 @@ type Experiment struct {
 
 	// Variables holds the final value of every variable, for the report.
 	Variables map[string]string
+	// SensitiveValues are the values of the variables marked sensitive, as text: they
+	// are redacted from everything faultline writes (the result, logs, errors).
+	SensitiveValues []string
 	// Filename is the path the experiment was loaded from.
 	Filename  string
 	DeclRange hcl.Range

@@ -107,6 +107,9 @@ func (l *loader) decodeVariables(blocks []*hcl.Block) (map[string]string, map[st
 		values[name] = v.value
 		if v.sensitive {
 			report[name] = "(sensitive)"
+			if s := displayValue(v.value); s != "" && !v.value.IsNull() {
+				l.sensitive = append(l.sensitive, s)
+			}
 		} else {
 			report[name] = displayValue(v.value)
 		}

@@ -137,6 +137,9 @@ func TestVariableSources(t *testing.T) {
 			if exp.Variables["token_file"] != "(sensitive)" {
 				t.Errorf("a sensitive variable is shown in the report: %q", exp.Variables["token_file"])
 			}
+			if len(exp.SensitiveValues) != 1 || exp.SensitiveValues[0] != exp.Description || exp.Description == "" {
+				t.Errorf("SensitiveValues = %q, want the token_file value %q for redaction", exp.SensitiveValues, exp.Description)
+			}
 			if !strings.Contains(exp.Variables["latency"], "s") {
 				t.Errorf("Variables[latency] = %q", exp.Variables["latency"])
 			}

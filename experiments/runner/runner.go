@@ -148,6 +148,8 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 	r.timeline(ctx)
 	r.analyze(ctx)
 	r.decide()
+	// A sensitive variable's value reaches no report, wherever the query put it.
+	r.res.Redact(cfg.Plan.Experiment.SensitiveValues)
 	return r.res, nil
 }
 
