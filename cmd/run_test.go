@@ -86,6 +86,28 @@ func TestRunRejectsBadOptionsBeforeAnything(t *testing.T) {
 func TestRefuseJournaledTargets(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	scan := func() []journal.RunState {
+		t.Helper()
+		st, err := journal.Scan(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	// A claim alone (a run still in preflight or waiting for its first fault) refuses.
+	claimer, err := journal.Create(dir, "claiming-run", "claimer", faults.TargetRef{ID: "c3", Name: "shop-db-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = refuseJournaledTargets(scan(), "ours", planWithTargets("c3"))
+	if err == nil || !strings.Contains(err.Error(), `experiment "claimer", run claiming-run, pid `) || !strings.Contains(err.Error(), "live") {
+		t.Fatalf("live claim on our target: %v, want a refusal naming experiment, run and pid", err)
+	}
+	if err := refuseJournaledTargets(scan(), "claiming-run", planWithTargets("c3")); err != nil {
+		t.Fatalf("our own claim: %v, want no refusal", err)
+	}
+	claimer.Close()
+
 	j, err := journal.Create(dir, "old-run", "old")
 	if err != nil {
 		t.Fatal(err)
@@ -95,16 +117,19 @@ func TestRefuseJournaledTargets(t *testing.T) {
 	}
 	p := planWithTargets("c1")
 	// Live: the other run is still going.
-	if err := refuseJournaledTargets(dir, p); err == nil || !strings.Contains(err.Error(), "live") {
+	if err := refuseJournaledTargets(scan(), "ours", p); err == nil || !strings.Contains(err.Error(), "live") {
 		t.Fatalf("live journal on our target: %v, want a refusal naming the live run", err)
 	}
-	if err := refuseJournaledTargets(dir, planWithTargets("c2")); err != nil {
+	if err := refuseJournaledTargets(scan(), "ours", planWithTargets("c2")); err != nil {
 		t.Fatalf("journal on another container: %v, want no refusal", err)
 	}
 	j.Close() // leaves the entry: a dead run
-	err = refuseJournaledTargets(dir, p)
-	if err == nil || !strings.Contains(err.Error(), "faultline recover") || !strings.Contains(err.Error(), "shop-backend-1") {
+	err = refuseJournaledTargets(scan(), "ours", p)
+	if err == nil || !strings.Contains(err.Error(), "faultline recover") || !strings.Contains(err.Error(), "c1 claimed") || !strings.Contains(err.Error(), "dead") {
 		t.Fatalf("dead journal on our target: %v, want a refusal saying to run faultline recover", err)
+	}
+	if lead := unrecoveredLead(scan()); !strings.HasPrefix(lead, "1 fault(s) of dead runs were never reverted") || !strings.Contains(lead, "faultline recover") {
+		t.Fatalf("lead for an unresolvable target: %q, want the dead run's fault and the recover command", lead)
 	}
 }
 

@@ -435,6 +435,9 @@ func Pending(dir string) ([]RunState, error) {
 	return out, nil
 }
 
+// Read reads one journal file, as Scan does.
+func Read(path string) (RunState, error) { return scanFile(path) }
+
 func scanFile(path string) (RunState, error) {
 	f, err := os.Open(path)
 	if err != nil {
