@@ -380,7 +380,11 @@ func recoverCommand(path string) string {
 func unrecoveredLead(states []journal.RunState) string {
 	var faults []string
 	var cmds []string
+	var reverting []string
 	for _, st := range states {
+		if st.Live && st.Holder != nil && len(st.Pending) > 0 {
+			reverting = append(reverting, fmt.Sprintf("%s (%s)", holderOf(st), st.Who()))
+		}
 		if !st.Dead() || len(st.Pending) == 0 {
 			continue
 		}
@@ -388,6 +392,9 @@ func unrecoveredLead(states []journal.RunState) string {
 			faults = append(faults, fmt.Sprintf("%s %q on %s by %s", e.Record.Kind, e.Record.Fault, e.Record.Target.Name, st.Who()))
 		}
 		cmds = append(cmds, "`"+recoverCommand(st.Path)+"`")
+	}
+	if len(faults) == 0 && len(reverting) > 0 {
+		return fmt.Sprintf("faults of a dead run are being reverted: %s; wait for it, then run again", strings.Join(reverting, "; "))
 	}
 	if len(faults) == 0 {
 		return ""

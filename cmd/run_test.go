@@ -278,10 +278,18 @@ func TestKilledRunIsRecovered(t *testing.T) {
 		}, "bandwidth cap and partition in place", out)
 	}
 	waitFor(t, func() bool { return strings.Count(out.String(), "msg=injected") == nFaults }, "every injection logged", out)
+	// The watchdog goes too (stopped first, so that it cannot react to the run's
+	// death): recover is what is left when both are gone.
+	wd := watchdogOf(t, state, out)
+	if err := syscall.Kill(wd, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
 	if err := run.Process.Kill(); err != nil { // SIGKILL: no revert can run
 		t.Fatal(err)
 	}
 	run.Wait()
+	syscall.Kill(wd, syscall.SIGKILL)
+	waitFor(t, func() bool { return processGone(wd) }, "the killed watchdog to go", out)
 	if !dockertest.Paused(dockertest.Inspect(t, cli, a.ID)) {
 		t.Fatalf("the container was unpaused without recover: the test proves nothing\n%s", out)
 	}
@@ -291,6 +299,9 @@ func TestKilledRunIsRecovered(t *testing.T) {
 	refusal, err := again.CombinedOutput()
 	if code := exitCode(t, err); code != result.ExitPreflight || !strings.Contains(string(refusal), "faultline recover") {
 		t.Fatalf("run over an unrecovered journal: exit %d\n%s\nwant 5 naming faultline recover", code, refusal)
+	}
+	if i := strings.Index(string(refusal), "allow_empty"); i >= 0 && i < strings.Index(string(refusal), "faultline recover") {
+		t.Fatalf("the pointer to faultline recover comes after the empty selection:\n%s", refusal)
 	}
 
 	rec := exec.Command(bin, "recover", "--state-dir", state)
