@@ -107,6 +107,7 @@ func TestRefuseJournaledTargets(t *testing.T) {
 		t.Fatalf("our own claim: %v, want no refusal", err)
 	}
 	claimer.Close()
+	waitUnlocked(t, dir)
 
 	j, err := journal.Create(dir, "old-run", "old")
 	if err != nil {
@@ -124,6 +125,7 @@ func TestRefuseJournaledTargets(t *testing.T) {
 		t.Fatalf("journal on another container: %v, want no refusal", err)
 	}
 	j.Close() // leaves the entry: a dead run
+	waitUnlocked(t, dir)
 	err = refuseJournaledTargets(scan(), "ours", p)
 	if err == nil || !strings.Contains(err.Error(), "faultline recover") || !strings.Contains(err.Error(), "c1 claimed") || !strings.Contains(err.Error(), "dead") {
 		t.Fatalf("dead journal on our target: %v, want a refusal saying to run faultline recover", err)

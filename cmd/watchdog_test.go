@@ -42,6 +42,22 @@ func watchdogOf(t *testing.T, state string, out fmt.Stringer) int {
 	return pid
 }
 
+// waitUnlocked waits until no journal in dir is locked. A journal closed in this test
+// process may stay locked for a moment: a child that another test forks at that
+// instant holds a copy of its descriptor until it execs.
+func waitUnlocked(t *testing.T, dir string) {
+	t.Helper()
+	waitFor(t, func() bool {
+		states, _ := journal.Scan(dir)
+		for _, st := range states {
+			if st.Live {
+				return false
+			}
+		}
+		return true
+	}, "the closed journals to be unlocked", &bytes.Buffer{})
+}
+
 // processGone reports whether pid has exited (or is a zombie waiting to be reaped).
 func processGone(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -385,6 +401,7 @@ func TestRecoverAndWatchdogDoNotFight(t *testing.T) {
 			t.Fatal(err)
 		}
 		j.Close()
+		waitUnlocked(t, dir)
 		return j.Path()
 	}
 
@@ -429,6 +446,7 @@ func TestRecoverNamesOtherStateDirs(t *testing.T) {
 	}
 	j.Append(faults.Record{Kind: "pause", Fault: "freeze", Target: faults.TargetRef{ID: "c1", Name: "victim"}})
 	j.Close()
+	waitUnlocked(t, other)
 	var out bytes.Buffer
 	env := &Env{Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }, Context: context.Background()}
 	if n := otherStateDirs(env, []string{other, filepath.Join(other, "missing")}); n != 1 ||
