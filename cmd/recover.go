@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/faultline/faultline/experiments/journal"
+	"github.com/faultline/faultline/experiments/watchdog"
 	"github.com/faultline/faultline/faults"
 	"github.com/faultline/faultline/faults/container"
 	"github.com/faultline/faultline/faults/network"
@@ -30,11 +32,20 @@ func newRecoverCmd(env *Env, runF func(*recoverOptions) error) *cobra.Command {
 alive but whose journal holds faults it never reverted (it was killed, crashed, or
 a revert failed) is recovered: each fault is rebuilt from its journal entry and
 reverted. A fault whose container is gone or was recreated needs nothing. Runs that
-are still alive are left alone.
+are still alive, and dead runs whose watchdog is reverting them, are left alone; a
+dead run that injected nothing has its claim on its containers released.
+
+It first prints what watchdogs did since the last recover (a watchdog reverts the
+faults of a run that died or hung without anybody typing this), and it looks at the
+other default state directory (root's, or the sudo user's) and says which command
+recovers what it finds there. A journal file that cannot be read is skipped with a
+warning that names it.
 
 Exit codes: 0 nothing left to revert, 4 a revert still fails (the journal keeps it:
-fix the cause and run recover again), 5 the state directory or Docker is unusable.`,
+fix the cause and run recover again), 5 the state directory or Docker is unusable,
+or another state directory holds dead runs (the message says which command to run).`,
 		Example: `  faultline recover
+  sudo faultline recover
   faultline recover --state-dir /tmp/faultline-state`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -57,40 +68,92 @@ func recoverRun(env *Env, opts *recoverOptions) error {
 	if err != nil {
 		return exitf(result.ExitPreflight, "%w", err)
 	}
+	shown := printWatchdogReports(env.Stdout, env.Stderr, dir, true)
 	revivers := &lazyRevivers{getenv: env.Getenv}
 	defer revivers.close()
 	// Reverts must finish even when recover itself is interrupted.
 	ctx := context.WithoutCancel(env.Context)
-	found, failed := 0, 0
+	found, failed, skipped := 0, 0, 0
 	for _, st := range states {
-		if len(st.Pending) == 0 {
-			continue
+		switch {
+		case st.Corrupt != nil:
+			skipped++
+			fmt.Fprintf(env.Stderr, "warning: skipped %s: %v\n", st.Path, st.Corrupt)
+		case st.Live:
+			fmt.Fprintf(env.Stdout, "run %s (%s): %s: left alone\n", st.Run, st.Experiment, holderOf(st))
+		case len(st.Pending) == 0:
+			releaseDeadClaim(env.Stdout, st)
+		default:
+			f, n := recoverJournal(ctx, env.Stdout, st, revivers)
+			found += n
+			failed += f
 		}
-		if st.Live {
-			fmt.Fprintf(env.Stdout, "run %s (%s, pid %d on %s) is still running: left alone\n", st.Run, st.Experiment, st.PID, st.Host)
-			continue
-		}
-		f, n := recoverJournal(ctx, env.Stdout, st, revivers)
-		found += n
-		failed += f
 	}
+	elsewhere := otherStateDirs(env, journal.OtherDirs(dir, env.Getenv, os.Geteuid()))
 	switch {
 	case failed > 0:
 		fmt.Fprintf(env.Stdout, "%d of %d faults could not be reverted; their journal entries are kept in %s: fix the cause and run `faultline recover` again\n", failed, found, dir)
 		return silentExit(result.ExitRevertFailed)
-	case found == 0:
+	case found == 0 && shown == 0:
 		fmt.Fprintf(env.Stdout, "nothing to recover in %s\n", dir)
-	default:
-		fmt.Fprintf(env.Stdout, "recovered %d fault(s); nothing of ours is left\n", found)
+	case found > 0:
+		fmt.Fprintf(env.Stdout, "recovered %d fault(s); nothing of ours is left in %s\n", found, dir)
+	}
+	if skipped > 0 {
+		fmt.Fprintf(env.Stdout, "%d journal file(s) skipped as unreadable (named above): revert their faults by hand, then move them away\n", skipped)
+	}
+	if elsewhere > 0 {
+		return silentExit(result.ExitPreflight)
 	}
 	return nil
 }
 
+// holderOf says who holds a live journal: the run itself (and its watchdog), or the
+// watchdog or recover that took it over.
+func holderOf(st journal.RunState) string {
+	if h := st.Holder; h != nil {
+		if h.By == journal.ByWatchdog {
+			return fmt.Sprintf("its watchdog (pid %d) holds the journal and is reverting it since %s", h.PID, h.Time.Format(time.RFC3339))
+		}
+		return fmt.Sprintf("another `faultline %s` (pid %d) holds the journal", h.By, h.PID)
+	}
+	s := fmt.Sprintf("still running (pid %d on %s)", st.PID, st.Host)
+	if st.Watchdog != 0 {
+		s += fmt.Sprintf(", guarded by its watchdog (pid %d)", st.Watchdog)
+	}
+	return s
+}
+
+// releaseDeadClaim removes the journal of a dead run that holds no fault: only its
+// claim on its containers was left, which would block the next run on them.
+func releaseDeadClaim(w io.Writer, st journal.RunState) {
+	rec, err := journal.Claim(st.Path, journal.ByRecover)
+	if errors.Is(err, journal.ErrLocked) {
+		fmt.Fprintf(w, "run %s: %s: left alone\n", st.Run, holderOf(journal.RunState{Holder: journal.HolderOf(st.Path)}))
+		return
+	}
+	if err == nil && len(rec.Pending) > 0 {
+		rec.Close()
+		fmt.Fprintf(w, "run %s: faults were journaled while we looked: run `faultline recover` again\n", st.Run)
+		return
+	}
+	if err == nil {
+		err = rec.Close()
+	}
+	if err != nil {
+		fmt.Fprintf(w, "run %s: release its claim: %v\n", st.Run, err)
+		return
+	}
+	fmt.Fprintf(w, "run %s (%s, pid %d) died before it injected anything: its claim on %d container(s) is released\n",
+		st.Run, st.Experiment, st.PID, len(st.Claims))
+}
+
 // recoverJournal reverts the pending entries of one dead run and reports each.
 func recoverJournal(ctx context.Context, w io.Writer, st journal.RunState, revivers *lazyRevivers) (failed, found int) {
-	rec, err := journal.Claim(st.Path)
+	rec, err := journal.Claim(st.Path, journal.ByRecover)
 	if errors.Is(err, journal.ErrLocked) {
-		fmt.Fprintf(w, "run %s: another process holds its journal (a recover running, or the run came back): left alone\n", st.Run)
+		h := journal.HolderOf(st.Path)
+		fmt.Fprintf(w, "run %s: %s: left alone\n", st.Run, holderOf(journal.RunState{Holder: h, PID: st.PID, Host: st.Host, Watchdog: st.Watchdog}))
 		return 0, 0
 	}
 	if err != nil {
@@ -104,22 +167,50 @@ func recoverJournal(ctx context.Context, w io.Writer, st journal.RunState, reviv
 	}()
 	fmt.Fprintf(w, "run %s (%s, started %s, pid %d): %d fault(s) to revert\n",
 		st.Run, st.Experiment, st.Started.Format(time.RFC3339), st.PID, len(rec.Pending))
-	for _, e := range rec.Pending {
+	for _, f := range revertPending(ctx, rec, revivers) {
 		found++
-		what := fmt.Sprintf("%s %q on %s", e.Record.Kind, e.Record.Fault, e.Record.Target.Name)
-		note, err := revertRecord(ctx, e.Record, revivers)
-		if err != nil {
+		what := fmt.Sprintf("%s %q on %s", f.Kind, f.Fault, f.Target)
+		if f.Error != "" {
 			failed++
-			fmt.Fprintf(w, "  FAILED  %s: %v\n", what, err)
+			fmt.Fprintf(w, "  FAILED  %s: %s\n", what, f.Error)
 			continue
 		}
-		if err := rec.Complete(e.ID, note); err != nil {
-			fmt.Fprintf(w, "  %s  %s, but its journal entry stays: %v\n", note, what, err)
-			continue
-		}
-		fmt.Fprintf(w, "  %-8s %s\n", note, what)
+		fmt.Fprintf(w, "  %-8s %s\n", f.Note, what)
 	}
 	return failed, found
+}
+
+// revertPending reverts every pending entry of a journal taken over, in parallel (at
+// most faults.Parallelism at once, as a run reverts), and completes the entries it
+// reverted. It is what `recover` and the watchdog both do.
+func revertPending(ctx context.Context, rec *journal.Recovery, revivers *lazyRevivers) []watchdog.Fault {
+	out := make([]watchdog.Fault, len(rec.Pending))
+	sem := make(chan struct{}, faults.Parallelism)
+	var wg sync.WaitGroup
+	for i, e := range rec.Pending {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			f := watchdog.Fault{Kind: e.Record.Kind, Fault: e.Record.Fault, Target: e.Record.Target.Name}
+			start := time.Now()
+			note, err := revertRecord(ctx, e.Record, revivers)
+			f.TookMS = float64(time.Since(start).Microseconds()) / 1000
+			switch {
+			case err != nil:
+				f.Error = err.Error()
+			default:
+				f.Note = note
+				if err := rec.Complete(e.ID, note); err != nil {
+					f.Note += fmt.Sprintf(" (its journal entry stays: %v)", err)
+				}
+			}
+			out[i] = f
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // revertRecord rebuilds the action of a record and reverts it, retrying, each attempt
@@ -153,9 +244,66 @@ func revertRecord(ctx context.Context, rec faults.Record, revivers *lazyRevivers
 	}
 }
 
+// printWatchdogReports prints what watchdogs did in dir; remove deletes each report
+// once shown (recover acknowledges them; run only mentions them). It returns how many
+// it printed.
+func printWatchdogReports(w, warn io.Writer, dir string, remove bool) int {
+	reps, errs := watchdog.Reports(dir)
+	for _, err := range errs {
+		fmt.Fprintf(warn, "warning: %v\n", err)
+	}
+	for i := range reps {
+		fmt.Fprint(w, reps[i].Summary())
+		if remove {
+			if err := reps[i].Remove(dir); err != nil {
+				fmt.Fprintf(warn, "warning: remove watchdog report: %v\n", err)
+			}
+		}
+	}
+	return len(reps)
+}
+
+// otherStateDirs looks at the default state directories of other users (root's, or
+// the sudo user's) and says which command recovers what dead runs left there. It
+// returns how many such runs it found.
+func otherStateDirs(env *Env, dirs []string) int {
+	euid := os.Geteuid()
+	n := 0
+	for _, d := range dirs {
+		cmd := fmt.Sprintf("faultline recover --state-dir %s", d)
+		if d == journal.RootDir && euid != 0 {
+			cmd = "sudo faultline recover"
+		}
+		if _, err := os.ReadDir(d); err != nil {
+			if errors.Is(err, os.ErrPermission) {
+				fmt.Fprintf(env.Stdout, "note: %s is not readable by you; if a run under sudo was killed, run `%s`\n", d, cmd)
+			}
+			continue
+		}
+		states, err := journal.Scan(d)
+		if err != nil {
+			fmt.Fprintf(env.Stdout, "note: %v; if a run under sudo was killed, run `%s`\n", err, cmd)
+			continue
+		}
+		if reps, _ := watchdog.Reports(d); len(reps) > 0 {
+			fmt.Fprintf(env.Stdout, "note: %d watchdog report(s) in %s: `%s` shows them\n", len(reps), d, cmd)
+		}
+		for _, st := range states {
+			if !st.Dead() {
+				continue
+			}
+			n++
+			fmt.Fprintf(env.Stdout, "run %s (%s, pid %d) died leaving %d fault(s) and its claim in %s, which this recover does not act on: run `%s`\n",
+				st.Run, st.Experiment, st.PID, len(st.Pending), d, cmd)
+		}
+	}
+	return n
+}
+
 // lazyRevivers builds the revivers a journal needs, and a Docker client only when a
 // container fault must be reverted.
 type lazyRevivers struct {
+	mu        sync.Mutex
 	getenv    func(string) string
 	container faults.Reviver
 	closeCli  func() error
@@ -171,6 +319,8 @@ func (l *lazyRevivers) forKind(ctx context.Context, kind string) (faults.Reviver
 	case faults.NetworkFault:
 		return network.NewReviver(), nil
 	case faults.ContainerFault:
+		l.mu.Lock()
+		defer l.mu.Unlock()
 		if l.container == nil && l.cliErr == nil {
 			cli, err := dockerx.New(l.getenv)
 			if err == nil {

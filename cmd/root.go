@@ -44,6 +44,7 @@ Exit codes: 0 all checks passed, 1 a check failed, 2 invalid experiment or usage
 		newRunCmd(env, nil),
 		newValidateCmd(env, nil),
 		newVersionCmd(env),
+		newWatchdogCmd(env),
 	)
 	return root
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/faultline/faultline/experiments"
 	"github.com/faultline/faultline/experiments/journal"
 	"github.com/faultline/faultline/experiments/runner"
+	"github.com/faultline/faultline/experiments/watchdog"
 	"github.com/faultline/faultline/faults"
 	"github.com/faultline/faultline/faults/container"
 	"github.com/faultline/faultline/faults/network"
@@ -35,6 +37,7 @@ type runOptions struct {
 	DryRun    bool
 	StateDir  string
 	LogFormat string
+	Lease     time.Duration
 }
 
 func newRunCmd(env *Env, runF func(*runOptions) error) *cobra.Command {
@@ -47,10 +50,14 @@ every query, privileges, kernel support, no unrecovered journal on its targets),
 then observes the baseline, injects every fault at its planned time, reverts each at
 its end, observes the recovery, analyses what Prometheus saw and writes the reports.
 
-Every fault is written to a journal before it is injected. Ctrl-C (or SIGTERM)
-reverts everything at once and still writes the report, marked interrupted; a
-second Ctrl-C skips the rest of the observation, never the reverts. If faultline is
-killed, 'faultline recover' reverts what it left.
+Preflight publishes the run's claim on every container it will touch (another run
+that would touch one is refused until this one's last revert). Every fault is
+written to a journal before it is injected. Ctrl-C (or SIGTERM) reverts everything
+at once and still writes the report, marked interrupted; a second Ctrl-C skips the
+rest of the observation, never the reverts. Before the first fault a watchdog is
+started, detached: if faultline is killed, or stops renewing its lease for --lease
+(stopped, hung), the watchdog kills it and reverts its faults, and the next run or
+'faultline recover' says what it did.
 
 Exit codes: 0 all checks passed, 1 a check failed, 2 invalid experiment or usage,
 3 aborted (abort guard, lost observation, signal, failed injection), 4 a revert
@@ -73,9 +80,10 @@ failed (run 'faultline recover'), 5 preflight failed,
 	registerTargetFlags(fs, &opts.Targets)
 	fs.StringVar(&opts.Out, "out", "", "directory for the reports (default faultline-results/RUN-ID); result.json is always written")
 	fs.StringSliceVar(&opts.Formats, "format", []string{"html", "text"}, "report formats besides JSON: "+strings.Join(report.Formats, ", "))
-	fs.BoolVar(&opts.DryRun, "dry-run", false, "do everything (preflight, targets, journal, observation, report) but inject nothing")
+	fs.BoolVar(&opts.DryRun, "dry-run", false, "do everything (preflight, targets, observation, report) but journal and inject nothing")
 	fs.StringVar(&opts.StateDir, "state-dir", "", "directory of the fault journals (default $FAULTLINE_STATE_DIR, /var/lib/faultline for root, else $XDG_STATE_HOME/faultline)")
 	fs.StringVar(&opts.LogFormat, "log-format", "text", "log lines when not drawing the live view: text or json")
+	fs.DurationVar(&opts.Lease, "lease", watchdog.DefaultLease, "how long the watchdog waits for a sign of life before it kills the run and reverts its faults")
 	return c
 }
 
@@ -87,6 +95,9 @@ func (o *runOptions) validate() error {
 	}
 	if o.LogFormat != "text" && o.LogFormat != "json" {
 		return exitf(result.ExitInvalid, "--log-format %q: use text or json", o.LogFormat)
+	}
+	if o.Lease < watchdog.MinLease {
+		return exitf(result.ExitInvalid, "--lease %s: use at least %s (a loaded machine would trip a shorter one)", o.Lease, watchdog.MinLease)
 	}
 	if o.Targets.MaxTargets < 0 {
 		return exitf(result.ExitInvalid, "--max-targets must be 0 (the experiment's own cap) or positive, not %d", o.Targets.MaxTargets)
@@ -132,19 +143,27 @@ func runRun(env *Env, opts *runOptions) error {
 	if err != nil {
 		return exitf(result.ExitPreflight, "preflight: %w", err)
 	}
+	// What dead runs and watchdogs left comes first: it may be why targets do not
+	// resolve (a container a dead run paused or killed no longer matches).
+	dirs := append([]string{stateDir}, journal.OtherDirs(stateDir, env.Getenv, os.Geteuid())...)
+	printWatchdogReports(env.Stderr, env.Stderr, stateDir, false)
+	before := scanJournals(env, dirs)
 	if err := resolvePlanTargets(ctx, env, plan, opts.Targets); err != nil {
-		// A dead run may have left the targets paused or stopped, which is why they
-		// no longer match: say so.
-		// An empty or too-large selection is the experiment's to fix (exit 2), unless a
-		// dead run's journal explains it: then recovering is the preflight step missing.
-		note := unrecoveredNote(stateDir)
-		err = fmt.Errorf("preflight: resolve targets: %w%s", err, note)
-		if note != "" {
-			return exitf(result.ExitPreflight, "%w", err)
+		if lead := unrecoveredLead(before); lead != "" {
+			return exitf(result.ExitPreflight, "preflight: %s\nthat may be why a target does not resolve: %w", lead, err)
 		}
-		return withExitCode(err, result.ExitPreflight)
+		return withExitCode(fmt.Errorf("preflight: resolve targets: %w", err), result.ExitPreflight)
 	}
-	if err := refuseJournaledTargets(stateDir, plan); err != nil {
+	// The claim is published before it is checked: of two runs that start together on
+	// one container, at least one sees the other.
+	var j *journal.Journal
+	if !opts.DryRun {
+		if j, err = journal.Create(stateDir, runID, exp.Name, claimsOf(plan)...); err != nil {
+			return exitf(result.ExitPreflight, "preflight: %w", err)
+		}
+		defer j.Close() // a refusal below removes the claim
+	}
+	if err := refuseJournaledTargets(scanJournals(env, dirs), runID, plan); err != nil {
 		return exitf(result.ExitPreflight, "preflight: %w", err)
 	}
 	var prom *metrics.Client
@@ -166,11 +185,16 @@ func runRun(env *Env, opts *runOptions) error {
 		cfg.RangeQuery = prom.RangeQuery
 		cfg.Warnings = prom.Warnings()
 	}
-	j, err := journal.Create(stateDir, runID, exp.Name)
-	if err != nil {
-		return exitf(result.ExitPreflight, "preflight: %w", err)
+	if j != nil {
+		cfg.Journal = j
+		bin, err := os.Executable()
+		if err != nil {
+			return exitf(result.ExitPreflight, "preflight: find the faultline binary to start its watchdog: %w", err)
+		}
+		lease := watchdog.NewLease(watchdog.Config{Binary: bin, Journal: j.Path(), StateDir: stateDir, Lease: opts.Lease, Started: j.NoteWatchdog})
+		defer lease.Release() // the runner releases it after the last revert; this is for an early return
+		cfg.Lease, cfg.RenewEvery = lease, lease.RenewEvery()
 	}
-	cfg.Journal = j
 
 	// The first signal interrupts (ctx, cancelled by MainArgs: everything is
 	// reverted); the second skips the rest of the observation; reverts are never skipped.
@@ -189,13 +213,18 @@ func runRun(env *Env, opts *runOptions) error {
 		cfg.Progress = view.update
 	} else {
 		cfg.Log = newRunLogger(env.Stderr, opts.LogFormat).With("run", runID)
-		cfg.Log.Info("journal", "path", j.Path(), "reports", outDir)
+		if j != nil {
+			cfg.Log.Info("journal", "path", j.Path(), "reports", outDir)
+		}
 	}
 	res, runErr := runner.Run(ctx, cfg)
 	if view != nil {
 		view.close()
 	}
-	closeErr := j.Close()
+	var closeErr error
+	if j != nil {
+		closeErr = j.Close()
+	}
 	switch {
 	case errors.Is(runErr, runner.ErrPreflight):
 		return exitf(result.ExitPreflight, "%w", runErr)
@@ -267,59 +296,123 @@ func faultFactory(cli container.Client, plan *experiments.Plan) runner.FaultFact
 	}
 }
 
-// refuseJournaledTargets fails when another run's journal holds an unreverted fault on
-// a container this plan would touch: a dead run's must be recovered first, a live
-// run's would fight with ours over the same container.
-func refuseJournaledTargets(stateDir string, plan *experiments.Plan) error {
-	states, err := journal.Scan(stateDir)
-	if err != nil {
-		return fmt.Errorf("read fault journals: %w", err)
-	}
-	ours := map[string]bool{}
-	for _, ts := range plan.Targets {
-		for _, t := range ts {
-			ours[t.ID] = true
+// scanJournals reads the journals of dirs, warning about each file it must skip.
+func scanJournals(env *Env, dirs []string) []journal.RunState {
+	var all []journal.RunState
+	for i, d := range dirs {
+		states, err := journal.Scan(d)
+		if err != nil {
+			if i == 0 {
+				fmt.Fprintf(env.Stderr, "warning: %v\n", err)
+			}
+			continue // another user's directory we may not read
 		}
-	}
-	var conflicts []string
-	dead := false
-	for _, st := range states {
-		for _, e := range st.Pending {
-			if !ours[e.Record.Target.ID] {
+		for _, st := range states {
+			if st.Corrupt != nil {
+				fmt.Fprintf(env.Stderr, "warning: skipped %s: %v\n", st.Path, st.Corrupt)
 				continue
 			}
-			who := fmt.Sprintf("run %s (dead)", st.Run)
-			if st.Live {
-				who = fmt.Sprintf("run %s (live, pid %d on %s)", st.Run, st.PID, st.Host)
-			} else {
-				dead = true
-			}
-			conflicts = append(conflicts, fmt.Sprintf("%s on %s, by %s", e.Record.Kind, e.Record.Target.Name, who))
+			all = append(all, st)
 		}
+	}
+	return all
+}
+
+// claimsOf lists every container the plan touches.
+func claimsOf(plan *experiments.Plan) []faults.TargetRef {
+	seen := map[string]bool{}
+	var out []faults.TargetRef
+	for _, group := range slices.Sorted(maps.Keys(plan.Targets)) {
+		for _, t := range plan.Targets[group] {
+			if !seen[t.ID] {
+				seen[t.ID] = true
+				out = append(out, faults.TargetRef{ID: t.ID, Name: t.Name, PID: t.PID})
+			}
+		}
+	}
+	return out
+}
+
+// refuseJournaledTargets fails when another run claims, or holds an unreverted fault
+// on, a container this plan would touch: a live run's (or its watchdog's) would fight
+// with ours over it; a dead run's must be recovered first.
+func refuseJournaledTargets(states []journal.RunState, ownRun string, plan *experiments.Plan) error {
+	ours := map[string]string{}
+	for _, t := range claimsOf(plan) {
+		ours[t.ID] = t.Name
+	}
+	var conflicts []string
+	var advice []string
+	for _, st := range states {
+		if st.Run == ownRun {
+			continue
+		}
+		var hit []string
+		for id, name := range ours {
+			if st.Touches(id) {
+				hit = append(hit, name)
+			}
+		}
+		if len(hit) == 0 {
+			continue
+		}
+		sort.Strings(hit)
+		state := "live: " + holderOf(st)
+		if st.Dead() {
+			state = fmt.Sprintf("dead: its process is gone and no watchdog holds it; %d fault(s) unreverted", len(st.Pending))
+			advice = append(advice, "run `"+recoverCommand(st.Path)+"` to revert them and release the claim")
+		} else {
+			advice = append(advice, "wait for that run to end")
+		}
+		conflicts = append(conflicts, fmt.Sprintf("%s claimed by %s (%s), journal %s", strings.Join(hit, ", "), st.Who(), state, st.Path))
 	}
 	if len(conflicts) == 0 {
 		return nil
 	}
-	sort.Strings(conflicts)
-	advice := "wait for that run to end"
-	if dead {
-		advice = "run `faultline recover` (with the same --state-dir) to revert them first"
-	}
-	return fmt.Errorf("unreverted faults in %s hit this experiment's targets: %s; %s",
-		stateDir, strings.Join(conflicts, "; "), advice)
+	slices.Sort(advice)
+	return fmt.Errorf("another run holds this experiment's targets: %s; %s",
+		strings.Join(conflicts, "; "), strings.Join(slices.Compact(advice), ", or "))
 }
 
-// unrecoveredNote mentions dead runs' unreverted faults, if there are any.
-func unrecoveredNote(stateDir string) string {
-	dead, err := journal.Pending(stateDir)
-	if err != nil || len(dead) == 0 {
+// recoverCommand is the command that recovers the journal at path: sudo for root's
+// state directory when we are not root, --state-dir for any other.
+func recoverCommand(path string) string {
+	dir := filepath.Dir(path)
+	switch {
+	case dir == journal.RootDir && os.Geteuid() != 0:
+		return "sudo faultline recover"
+	default:
+		return "faultline recover --state-dir " + dir
+	}
+}
+
+// unrecoveredLead names the faults dead runs never reverted, with the command that
+// reverts them; "" when there are none.
+func unrecoveredLead(states []journal.RunState) string {
+	var faults []string
+	var cmds []string
+	var reverting []string
+	for _, st := range states {
+		if st.Live && st.Holder != nil && len(st.Pending) > 0 {
+			reverting = append(reverting, fmt.Sprintf("%s (%s)", holderOf(st), st.Who()))
+		}
+		if !st.Dead() || len(st.Pending) == 0 {
+			continue
+		}
+		for _, e := range st.Pending {
+			faults = append(faults, fmt.Sprintf("%s %q on %s by %s", e.Record.Kind, e.Record.Fault, e.Record.Target.Name, st.Who()))
+		}
+		cmds = append(cmds, "`"+recoverCommand(st.Path)+"`")
+	}
+	if len(faults) == 0 && len(reverting) > 0 {
+		return fmt.Sprintf("faults of a dead run are being reverted: %s; wait for it, then run again", strings.Join(reverting, "; "))
+	}
+	if len(faults) == 0 {
 		return ""
 	}
-	n := 0
-	for _, st := range dead {
-		n += len(st.Pending)
-	}
-	return fmt.Sprintf("\nnote: %d fault(s) of %d dead run(s) in %s were never reverted and may be why: run `faultline recover`", n, len(dead), stateDir)
+	slices.Sort(cmds)
+	return fmt.Sprintf("%d fault(s) of dead runs were never reverted (%s): run %s first",
+		len(faults), strings.Join(faults, "; "), strings.Join(slices.Compact(cmds), " and "))
 }
 
 // runSignalHook says what each signal does to a run: the first interrupts it (MainArgs

@@ -86,6 +86,29 @@ func TestRunRejectsBadOptionsBeforeAnything(t *testing.T) {
 func TestRefuseJournaledTargets(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	scan := func() []journal.RunState {
+		t.Helper()
+		st, err := journal.Scan(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	// A claim alone (a run still in preflight or waiting for its first fault) refuses.
+	claimer, err := journal.Create(dir, "claiming-run", "claimer", faults.TargetRef{ID: "c3", Name: "shop-db-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = refuseJournaledTargets(scan(), "ours", planWithTargets("c3"))
+	if err == nil || !strings.Contains(err.Error(), `experiment "claimer", run claiming-run, pid `) || !strings.Contains(err.Error(), "live") {
+		t.Fatalf("live claim on our target: %v, want a refusal naming experiment, run and pid", err)
+	}
+	if err := refuseJournaledTargets(scan(), "claiming-run", planWithTargets("c3")); err != nil {
+		t.Fatalf("our own claim: %v, want no refusal", err)
+	}
+	claimer.Close()
+	waitUnlocked(t, dir)
+
 	j, err := journal.Create(dir, "old-run", "old")
 	if err != nil {
 		t.Fatal(err)
@@ -95,16 +118,20 @@ func TestRefuseJournaledTargets(t *testing.T) {
 	}
 	p := planWithTargets("c1")
 	// Live: the other run is still going.
-	if err := refuseJournaledTargets(dir, p); err == nil || !strings.Contains(err.Error(), "live") {
+	if err := refuseJournaledTargets(scan(), "ours", p); err == nil || !strings.Contains(err.Error(), "live") {
 		t.Fatalf("live journal on our target: %v, want a refusal naming the live run", err)
 	}
-	if err := refuseJournaledTargets(dir, planWithTargets("c2")); err != nil {
+	if err := refuseJournaledTargets(scan(), "ours", planWithTargets("c2")); err != nil {
 		t.Fatalf("journal on another container: %v, want no refusal", err)
 	}
 	j.Close() // leaves the entry: a dead run
-	err = refuseJournaledTargets(dir, p)
-	if err == nil || !strings.Contains(err.Error(), "faultline recover") || !strings.Contains(err.Error(), "shop-backend-1") {
+	waitUnlocked(t, dir)
+	err = refuseJournaledTargets(scan(), "ours", p)
+	if err == nil || !strings.Contains(err.Error(), "faultline recover") || !strings.Contains(err.Error(), "c1 claimed") || !strings.Contains(err.Error(), "dead") {
 		t.Fatalf("dead journal on our target: %v, want a refusal saying to run faultline recover", err)
+	}
+	if lead := unrecoveredLead(scan()); !strings.HasPrefix(lead, "1 fault(s) of dead runs were never reverted") || !strings.Contains(lead, "faultline recover") {
+		t.Fatalf("lead for an unresolvable target: %q, want the dead run's fault and the recover command", lead)
 	}
 }
 
@@ -253,10 +280,18 @@ func TestKilledRunIsRecovered(t *testing.T) {
 		}, "bandwidth cap and partition in place", out)
 	}
 	waitFor(t, func() bool { return strings.Count(out.String(), "msg=injected") == nFaults }, "every injection logged", out)
+	// The watchdog goes too (stopped first, so that it cannot react to the run's
+	// death): recover is what is left when both are gone.
+	wd := watchdogOf(t, state, out)
+	if err := syscall.Kill(wd, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
 	if err := run.Process.Kill(); err != nil { // SIGKILL: no revert can run
 		t.Fatal(err)
 	}
 	run.Wait()
+	syscall.Kill(wd, syscall.SIGKILL)
+	waitFor(t, func() bool { return processGone(wd) }, "the killed watchdog to go", out)
 	if !dockertest.Paused(dockertest.Inspect(t, cli, a.ID)) {
 		t.Fatalf("the container was unpaused without recover: the test proves nothing\n%s", out)
 	}
@@ -266,6 +301,9 @@ func TestKilledRunIsRecovered(t *testing.T) {
 	refusal, err := again.CombinedOutput()
 	if code := exitCode(t, err); code != result.ExitPreflight || !strings.Contains(string(refusal), "faultline recover") {
 		t.Fatalf("run over an unrecovered journal: exit %d\n%s\nwant 5 naming faultline recover", code, refusal)
+	}
+	if i := strings.Index(string(refusal), "allow_empty"); i >= 0 && i < strings.Index(string(refusal), "faultline recover") {
+		t.Fatalf("the pointer to faultline recover comes after the empty selection:\n%s", refusal)
 	}
 
 	rec := exec.Command(bin, "recover", "--state-dir", state)

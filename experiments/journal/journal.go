@@ -8,6 +8,13 @@
 // One file per run, JSON lines, in the state directory. The run holds an exclusive
 // flock on its file while it lives, so that a reader can tell a live run from a dead
 // one: the kernel drops the lock when the process dies, however it dies.
+//
+// The file is also the run's claim: its first line lists every container the run will
+// touch, and it is published in preflight, before the first fault is prepared, and
+// removed only after the last revert. Another run that would touch one of them is
+// refused while the file exists. Whoever takes over a dead run's journal (its watchdog
+// or `faultline recover`) holds the same lock and writes a claim line naming itself,
+// so that the other can say who has it.
 package journal
 
 import (
@@ -20,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -40,6 +48,14 @@ const (
 	typeInject   = "inject"   // written and synced before a fault is applied
 	typeComplete = "complete" // written after the fault was reverted (or needed no revert)
 	typeUpdate   = "update"   // the entry's record as its Apply starts and ends (faults.Record.Phase)
+	typeWatchdog = "watchdog" // the run armed its watchdog, with the watchdog's pid
+	typeClaim    = "claim"    // a process took the dead run's journal over (By, PID)
+)
+
+// Who takes a dead run's journal over.
+const (
+	ByWatchdog = "watchdog"
+	ByRecover  = "recover"
 )
 
 // line is one JSON line of a journal file.
@@ -53,6 +69,10 @@ type line struct {
 	ID         int            `json:"id,omitempty"`
 	Record     *faults.Record `json:"record,omitempty"`
 	Note       string         `json:"note,omitempty"`
+	// Claims are the containers the run will touch (the run line).
+	Claims []faults.TargetRef `json:"claims,omitempty"`
+	// By is who took the journal over (the claim line).
+	By string `json:"by,omitempty"`
 }
 
 // ErrLocked marks a journal whose run is still alive (or being recovered by another
@@ -69,13 +89,38 @@ func Dir(flagValue string, getenv func(string) string, euid int) (string, error)
 	case getenv("FAULTLINE_STATE_DIR") != "":
 		return getenv("FAULTLINE_STATE_DIR"), nil
 	case euid == 0:
-		return "/var/lib/faultline", nil
+		return RootDir, nil
 	case getenv("XDG_STATE_HOME") != "":
 		return filepath.Join(getenv("XDG_STATE_HOME"), "faultline"), nil
 	case getenv("HOME") != "":
 		return filepath.Join(getenv("HOME"), ".local", "state", "faultline"), nil
 	}
 	return "", errors.New("no state directory: set --state-dir or FAULTLINE_STATE_DIR (neither XDG_STATE_HOME nor HOME is set)")
+}
+
+// RootDir is root's default state directory.
+const RootDir = "/var/lib/faultline"
+
+// OtherDirs lists the default state directories of other users that hold journals
+// this process should know about, besides own: root's when not root (a run under sudo
+// keeps its journal there), and the invoking user's when root under sudo. A run checks
+// their claims; `recover` says which command recovers them.
+func OtherDirs(own string, getenv func(string) string, euid int) []string {
+	var dirs []string
+	if euid != 0 {
+		dirs = append(dirs, RootDir)
+	} else if name := getenv("SUDO_USER"); name != "" && name != "root" {
+		if u, err := user.Lookup(name); err == nil && u.HomeDir != "" {
+			dirs = append(dirs, filepath.Join(u.HomeDir, ".local", "state", "faultline"))
+		}
+	}
+	var out []string
+	for _, d := range dirs {
+		if filepath.Clean(d) != filepath.Clean(own) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // NewRunID returns a run id that sorts by start time and is unique across processes.
@@ -97,14 +142,19 @@ type Journal struct {
 }
 
 // Create starts the journal of a new run in dir, creating dir when needed, and holds
-// its lock until Close.
-func Create(dir, runID, experiment string) (*Journal, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+// its lock until Close. claims are the containers the run will touch: publishing the
+// file claims them.
+//
+// The directory is created world-listable and the file world-readable (it holds
+// container ids, names and the revert data of faults, no secret), so that a run or a
+// `recover` of another user sees root's claims and can say to use sudo.
+func Create(dir, runID, experiment string, claims ...faults.TargetRef) (*Journal, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create state directory %s: %w (choose another with --state-dir)", dir, err)
 	}
 	final := filepath.Join(dir, runID+suffix)
 	tmp := final + ".new"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create journal: %w (is the state directory %s writable? choose another with --state-dir)", err, dir)
 	}
@@ -118,7 +168,7 @@ func Create(dir, runID, experiment string) (*Journal, error) {
 	}
 	host, _ := os.Hostname()
 	j := &Journal{f: f, path: final, run: runID, nextID: 1, pending: map[int]faults.Record{}, now: time.Now}
-	if err := j.write(line{Type: typeRun, Time: j.now(), Run: runID, Experiment: experiment, PID: os.Getpid(), Host: host}); err != nil {
+	if err := j.write(line{Type: typeRun, Time: j.now(), Run: runID, Experiment: experiment, PID: os.Getpid(), Host: host, Claims: claims}); err != nil {
 		return fail(err)
 	}
 	if err := os.Rename(tmp, final); err != nil {
@@ -178,6 +228,17 @@ func (j *Journal) Update(id int, rec faults.Record) error {
 	}
 	j.pending[id] = rec
 	return nil
+}
+
+// NoteWatchdog records the pid of the watchdog that guards this run, for `recover` and
+// other runs to name.
+func (j *Journal) NoteWatchdog(pid int) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return errors.New("journal is closed")
+	}
+	return j.write(line{Type: typeWatchdog, Time: j.now(), PID: pid})
 }
 
 // Complete records that the fault of entry id was reverted, or needed no revert.
@@ -275,6 +336,13 @@ type Entry struct {
 	Record   faults.Record
 }
 
+// Holder is a process that took a dead run's journal over.
+type Holder struct {
+	By   string // ByWatchdog or ByRecover
+	PID  int
+	Time time.Time
+}
+
 // RunState is what a journal file says about its run.
 type RunState struct {
 	Path       string
@@ -283,16 +351,52 @@ type RunState struct {
 	PID        int
 	Host       string
 	Started    time.Time
+	// Claims are the containers the run said it would touch.
+	Claims []faults.TargetRef
+	// Watchdog is the pid of the run's watchdog, 0 when none was armed.
+	Watchdog int
+	// Holder is the last process that took the journal over, nil when none did: while
+	// Live, it is the one working on it (the run itself is dead then).
+	Holder *Holder
 	// Live is true when a process holds the file's lock: the run is still going, or
-	// another `recover` is working on it.
+	// its watchdog or a `recover` is working on it (then Holder says which).
 	Live bool
 	// Pending are the entries never completed, by id.
 	Pending []Entry
 	// Torn is set when the last line was cut short by a crash and was ignored.
 	Torn bool
+	// Corrupt is set when the file cannot be read as a journal; nothing else is then.
+	// Callers skip it with a warning that names it, so that one damaged file does not
+	// block every run and every recovery.
+	Corrupt error
 }
 
-// Scan reads every journal in dir. A missing dir holds no journals.
+// Dead reports whether nobody holds the journal: its run is gone and neither its
+// watchdog nor a `recover` is working on it.
+func (st RunState) Dead() bool { return st.Corrupt == nil && !st.Live }
+
+// Touches reports whether the run claimed, or holds an unreverted fault on, container id.
+func (st RunState) Touches(id string) bool {
+	for _, c := range st.Claims {
+		if c.ID == id {
+			return true
+		}
+	}
+	for _, e := range st.Pending {
+		if e.Record.Target.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Who names the run for a message: experiment, run id, pid and host.
+func (st RunState) Who() string {
+	return fmt.Sprintf("experiment %q, run %s, pid %d on %s", st.Experiment, st.Run, st.PID, st.Host)
+}
+
+// Scan reads every journal in dir. A missing dir holds no journals. A file that cannot
+// be read as a journal is returned with Corrupt set, not as an error.
 func Scan(dir string) ([]RunState, error) {
 	names, err := filepath.Glob(filepath.Join(dir, "*"+suffix))
 	if err != nil {
@@ -305,8 +409,11 @@ func Scan(dir string) ([]RunState, error) {
 		if errors.Is(err, os.ErrNotExist) {
 			continue // completed and removed while we looked
 		}
+		if errors.Is(err, os.ErrPermission) {
+			return nil, fmt.Errorf("read journal %s: %w", name, err)
+		}
 		if err != nil {
-			return nil, err
+			st = RunState{Path: name, Run: strings.TrimSuffix(filepath.Base(name), suffix), Corrupt: err}
 		}
 		out = append(out, st)
 	}
@@ -321,12 +428,15 @@ func Pending(dir string) ([]RunState, error) {
 	}
 	var out []RunState
 	for _, st := range all {
-		if !st.Live && len(st.Pending) > 0 {
+		if st.Dead() && len(st.Pending) > 0 {
 			out = append(out, st)
 		}
 	}
 	return out, nil
 }
+
+// Read reads one journal file, as Scan does.
+func Read(path string) (RunState, error) { return scanFile(path) }
 
 func scanFile(path string) (RunState, error) {
 	f, err := os.Open(path)
@@ -384,7 +494,11 @@ func parse(r io.Reader, path string) (st RunState, validLen int64, err error) {
 		off += int64(len(raw)) + 1
 		switch l.Type {
 		case typeRun:
-			st.Run, st.Experiment, st.PID, st.Host, st.Started = l.Run, l.Experiment, l.PID, l.Host, l.Time
+			st.Run, st.Experiment, st.PID, st.Host, st.Started, st.Claims = l.Run, l.Experiment, l.PID, l.Host, l.Time, l.Claims
+		case typeWatchdog:
+			st.Watchdog = l.PID
+		case typeClaim:
+			st.Holder = &Holder{By: l.By, PID: l.PID, Time: l.Time}
 		case typeInject:
 			if l.Record == nil {
 				return st, 0, fmt.Errorf("journal %s line %d: inject entry without a record", path, lineNo)
@@ -427,9 +541,11 @@ type Recovery struct {
 	j *Journal
 }
 
-// Claim takes over the journal at path of a dead run. It fails with ErrLocked when the
-// run is alive. A torn last line is cut off so that new lines start whole.
-func Claim(path string) (*Recovery, error) {
+// Claim takes over the journal at path of a dead run on behalf of by (ByWatchdog or
+// ByRecover), and records so in the journal. It fails with ErrLocked when the run is
+// alive or another process has taken it over. A torn last line is cut off so that new
+// lines start whole.
+func Claim(path, by string) (*Recovery, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
@@ -459,7 +575,27 @@ func Claim(path string) (*Recovery, error) {
 			j.nextID = e.ID + 1
 		}
 	}
+	if err := j.write(line{Type: typeClaim, Time: j.now(), By: by, PID: os.Getpid()}); err != nil {
+		f.Close()
+		return nil, err
+	}
+	st.Holder = &Holder{By: by, PID: os.Getpid(), Time: j.now()}
 	return &Recovery{RunState: st, j: j}, nil
+}
+
+// HolderOf reads who holds the journal at path when Claim said ErrLocked: nil when it is
+// the run itself (no process took it over).
+func HolderOf(path string) *Holder {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	st, _, err := parse(f, path)
+	if err != nil {
+		return nil
+	}
+	return st.Holder
 }
 
 // Complete records that entry id was reverted, or needed no revert.

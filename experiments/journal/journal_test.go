@@ -118,7 +118,7 @@ func TestLiveRunIsNotPendingAndCannotBeClaimed(t *testing.T) {
 	if err != nil || len(dead) != 0 {
 		t.Fatalf("Pending = %+v, %v; want none while the run lives", dead, err)
 	}
-	if _, err := Claim(j.Path()); !errors.Is(err, ErrLocked) {
+	if _, err := Claim(j.Path(), ByRecover); !errors.Is(err, ErrLocked) {
 		t.Fatalf("Claim of a live run: %v, want ErrLocked", err)
 	}
 }
@@ -150,11 +150,11 @@ func TestUncompletedJournalOutlivesItsRun(t *testing.T) {
 		t.Fatalf("record state = %s, not kept verbatim", dead[0].Pending[0].Record.State)
 	}
 
-	r, err := Claim(dead[0].Path)
+	r, err := Claim(dead[0].Path, ByRecover)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Claim(dead[0].Path); !errors.Is(err, ErrLocked) {
+	if _, err := Claim(dead[0].Path, ByRecover); !errors.Is(err, ErrLocked) {
 		t.Fatalf("second Claim while the first holds it: %v, want ErrLocked", err)
 	}
 	if err := r.Complete(b, "recovered"); err != nil {
@@ -224,7 +224,7 @@ func TestTornLastLine(t *testing.T) {
 			if len(dead) != 1 || !dead[0].Torn || len(dead[0].Pending) != 1 || dead[0].Pending[0].ID != b {
 				t.Fatalf("Pending = %+v, want b pending and Torn", dead)
 			}
-			r, err := Claim(j.Path())
+			r, err := Claim(j.Path(), ByRecover)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -242,14 +242,113 @@ func TestTornLastLine(t *testing.T) {
 	}
 }
 
-func TestCorruptMiddleLineIsAnError(t *testing.T) {
+func TestCorruptJournalIsSkippedAndNamed(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "bad"+suffix)
 	os.WriteFile(path, []byte("{\"type\":\"run\",\"run\":\"bad\"}\nnot json\n{\"type\":\"complete\",\"id\":1}\n"), 0o600)
-	_, err := Scan(dir)
-	if err == nil || !strings.Contains(err.Error(), "line 2") {
-		t.Fatalf("Scan of a corrupt journal: %v, want an error naming line 2", err)
+	// A valid dead journal beside it must still be found.
+	j, err := Create(dir, "run-ok", "exp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Append(rec("victim")); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	all, err := Scan(dir)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("Scan: %+v, %v; want both files", all, err)
+	}
+	var bad RunState
+	for _, st := range all {
+		if st.Path == path {
+			bad = st
+		}
+	}
+	if bad.Corrupt == nil || !strings.Contains(bad.Corrupt.Error(), "line 2") || !strings.Contains(bad.Corrupt.Error(), path) || bad.Dead() {
+		t.Fatalf("corrupt journal: %+v; want Corrupt naming the file and line 2, not dead", bad)
+	}
+	dead, err := Pending(dir)
+	if err != nil || len(dead) != 1 || dead[0].Run != "run-ok" {
+		t.Fatalf("Pending beside a corrupt journal: %+v, %v; want run-ok", dead, err)
+	}
+}
+
+func TestClaimsWatchdogAndHolder(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j, err := Create(dir, "run-claims", "exp", faults.TargetRef{ID: "c1", Name: "one"}, faults.TargetRef{ID: "c2", Name: "two"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.NoteWatchdog(4242); err != nil {
+		t.Fatal(err)
+	}
+	all, err := Scan(dir)
+	if err != nil || len(all) != 1 {
+		t.Fatalf("Scan: %+v, %v", all, err)
+	}
+	st := all[0]
+	if !st.Live || st.Dead() || st.Watchdog != 4242 || st.Holder != nil || !st.Touches("c2") || st.Touches("c3") {
+		t.Fatalf("live run with claims: %+v; want live, watchdog 4242, no holder, touching c1 and c2 only", st)
+	}
+	if info, err := os.Stat(j.Path()); err != nil || info.Mode().Perm() != 0o644 {
+		t.Fatalf("journal mode: %v, %v; want 0644 so that other users see the claims", info.Mode(), err)
+	}
+	j.Close() // nothing pending: the claim goes with the file
+	if left, _ := Scan(dir); len(left) != 0 {
+		t.Fatalf("claims outlived a clean close: %+v", left)
+	}
+
+	j, _ = Create(dir, "run-dead", "exp", faults.TargetRef{ID: "c1"})
+	j.f.Close() // dies without closing: the claim stays, dead
+	j.f = nil
+	all, _ = Scan(dir)
+	if len(all) != 1 || !all[0].Dead() || !all[0].Touches("c1") || len(all[0].Pending) != 0 {
+		t.Fatalf("dead run's claim: %+v; want dead, touching c1, nothing pending", all)
+	}
+	r, err := Claim(all[0].Path, ByWatchdog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := HolderOf(all[0].Path); h == nil || h.By != ByWatchdog || h.PID != os.Getpid() {
+		t.Fatalf("holder while claimed: %+v; want the watchdog with our pid", h)
+	}
+	if st, _ := Scan(dir); len(st) != 1 || !st[0].Live || st[0].Dead() {
+		t.Fatalf("claimed journal: %+v; want live", st)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := Scan(dir); len(left) != 0 {
+		t.Fatalf("a claimed dead run with nothing pending stays: %+v", left)
+	}
+}
+
+func TestOtherDirs(t *testing.T) {
+	t.Parallel()
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	if got := OtherDirs("/home/u/.local/state/faultline", env(), 1000); len(got) != 1 || got[0] != RootDir {
+		t.Errorf("a user: %v, want root's %s", got, RootDir)
+	}
+	if got := OtherDirs(RootDir, env(), 0); len(got) != 0 {
+		t.Errorf("root, not under sudo: %v, want none", got)
+	}
+	if got := OtherDirs(RootDir, env("SUDO_USER", "root"), 0); len(got) != 0 {
+		t.Errorf("root under sudo as root: %v, want none", got)
+	}
+	if got := OtherDirs(RootDir+"/", env(), 1000); len(got) != 0 {
+		t.Errorf("a user whose own dir is root's: %v, want none", got)
 	}
 }
 

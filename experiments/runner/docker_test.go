@@ -202,7 +202,7 @@ func TestRealRevertFailureKeepsTheJournalForRecover(t *testing.T) {
 	if err != nil || len(dead) != 1 || len(dead[0].Pending) != 1 {
 		t.Fatalf("Pending = %+v, %v", dead, err)
 	}
-	rec, err := journal.Claim(dead[0].Path)
+	rec, err := journal.Claim(dead[0].Path, journal.ByRecover)
 	if err != nil {
 		t.Fatal(err)
 	}

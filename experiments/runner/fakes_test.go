@@ -238,3 +238,35 @@ func (s *fakeSampler) Sample(_ context.Context, at time.Time) []metrics.Observat
 	}
 	return out
 }
+
+// fakeLease logs arm, renew and release under the fault name "lease"; renewErr fails
+// every renewal once armed (a watchdog that is gone). Like watchdog.Lease, it renews
+// nothing before it is armed.
+type fakeLease struct {
+	log      *opLog
+	renewErr error
+	mu       sync.Mutex
+	armed    bool
+}
+
+func (l *fakeLease) Arm() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.armed {
+		l.armed = true
+		l.log.add("arm", "lease", "")
+	}
+	return nil
+}
+
+func (l *fakeLease) Release() error { l.log.add("release", "lease", ""); return nil }
+
+func (l *fakeLease) Renew() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.log.add("renew", "lease", "")
+	if !l.armed {
+		return nil
+	}
+	return l.renewErr
+}

@@ -15,6 +15,10 @@ import (
 // and journals them, so that at the planned start only Apply is left to do.
 const PrepareLead = 2 * time.Second
 
+// journalWriteBound is how long one synced journal write may take before the run
+// counts as hung (a disk that no longer answers).
+const journalWriteBound = 10 * time.Second
+
 // inject runs one planned injection on every target of its block in parallel:
 // Prepare -> journal ahead of time (PrepareLead, once earlier faults on the same
 // container are done), Apply at its start; at its end (or when harm stops) Revert ->
@@ -115,7 +119,17 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 	}
 	id := 0
 	if r.cfg.Journal != nil {
+		if err := r.armLease(); err != nil {
+			<-r.sem
+			release(action)
+			ev.Actual, ev.Error = r.clock.Now(), "not injected: "+err.Error()
+			r.addEvent(ev)
+			r.failInjection(label, fmt.Errorf("watchdog: %w", err))
+			return
+		}
+		done := r.bounded("journal write", journalWriteBound)
 		id, err = r.cfg.Journal.Append(rec)
+		done()
 		if err != nil {
 			<-r.sem
 			release(action)
@@ -231,7 +245,10 @@ func (r *run) revertOne(ctx context.Context, in experiments.Injection, t faults.
 		return
 	}
 	if r.cfg.Journal != nil {
-		if jerr := r.cfg.Journal.Complete(id, note); jerr != nil {
+		done := r.bounded("journal write", journalWriteBound)
+		jerr := r.cfg.Journal.Complete(id, note)
+		done()
+		if jerr != nil {
 			// The fault is reverted; a stale entry only makes recover revert it again,
 			// which is idempotent.
 			r.warn(fmt.Sprintf("fault %q on %s was reverted but its journal entry could not be completed: %v", in.Fault.Name, t.Name, jerr))
@@ -248,7 +265,9 @@ func (r *run) revertWithRetry(ctx context.Context, a faults.Action) error {
 	var last error
 	for attempt := 1; attempt <= RevertAttempts; attempt++ {
 		actx, cancel := context.WithTimeout(base, faults.RevertTimeout)
+		done := r.bounded("revert", faults.RevertTimeout)
 		err := a.Revert(actx)
+		done()
 		cancel()
 		if err == nil || errors.Is(err, faults.ErrTargetGone) {
 			return err

@@ -38,6 +38,19 @@ type Journal interface {
 	Complete(id int, note string) error
 }
 
+// Lease is the run's hold on its watchdog (watchdog.Lease), the process that reverts
+// the journal when the run stops renewing: killed, stopped or hung.
+type Lease interface {
+	// Arm starts the watchdog. The runner calls it before the first journal entry, so
+	// that no fault is ever applied unguarded; later calls do nothing.
+	Arm() error
+	// Renew proves the run makes progress. An error means the watchdog is gone: the
+	// run must stop harming, since nothing would revert its faults if it died.
+	Renew() error
+	// Release ends the watchdog: every fault is reverted (or kept for recover).
+	Release() error
+}
+
 // Sampler takes one instant sample of every metric (metrics.Sampler).
 type Sampler interface {
 	Sample(ctx context.Context, at time.Time) []metrics.Observation
@@ -56,6 +69,11 @@ const (
 	RevertAttempts = 3
 	// RevertBackoff is the wait after the first failed revert attempt; it doubles.
 	RevertBackoff = time.Second
+	// DefaultRenewEvery is how often the lease is renewed by default.
+	DefaultRenewEvery = time.Second
+	// stuckGrace is how long a revert attempt or a journal write may outlive its own
+	// deadline before the run counts as hung and stops renewing its lease.
+	stuckGrace = 5 * time.Second
 )
 
 // Config is everything one run needs.
@@ -64,8 +82,13 @@ type Config struct {
 	Plan *experiments.Plan
 	// Faults builds the fault of each fault block.
 	Faults FaultFactory
-	// Journal records injections; required unless DryRun.
+	// Journal records injections; required unless DryRun, and never written in a dry
+	// run (a crash must leave nothing that recover would act on).
 	Journal Journal
+	// Lease guards the faults with a watchdog; nil for none. Never armed in a dry run.
+	Lease Lease
+	// RenewEvery is how often the timeline renews the lease; 0 means DefaultRenewEvery.
+	RenewEvery time.Duration
 	// Sampler takes the live samples; nil when the experiment watches no metric.
 	Sampler Sampler
 	// RangeQuery fetches the final series for the analysis; nil to analyse the live
@@ -184,6 +207,15 @@ type run struct {
 	injected     int
 	revertFailed int
 	progressMu   sync.Mutex
+	// ops are the bounded operations in flight (revert attempts, journal writes), by
+	// id, with the time each must be done by: one far past it means the run is hung.
+	ops    map[int]boundedOp
+	nextOp int
+}
+
+type boundedOp struct {
+	what     string
+	deadline time.Time
 }
 
 func newRun(cfg Config) (*run, error) {
@@ -202,6 +234,12 @@ func newRun(cfg Config) (*run, error) {
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = DefaultParallel
 	}
+	if cfg.RenewEvery <= 0 {
+		cfg.RenewEvery = DefaultRenewEvery
+	}
+	if cfg.DryRun {
+		cfg.Journal, cfg.Lease = nil, nil // a dry run leaves nothing for recover
+	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -218,6 +256,7 @@ func newRun(cfg Config) (*run, error) {
 		checkSpecs:  checkSpecs(e),
 		sem:         make(chan struct{}, cfg.Parallel),
 		active:      map[string]bool{},
+		ops:         map[int]boundedOp{},
 	}
 	for _, a := range e.Aborts {
 		r.aborts = append(r.aborts, abortSpec(a))
@@ -269,7 +308,7 @@ func (r *run) timeline(ctx context.Context) {
 	r.log.Info("run started", "experiment", e.Name, "baseline", e.Baseline, "faults", len(r.plan.Injections),
 		"duration", r.plan.Total, "dry_run", r.cfg.DryRun)
 	if r.cfg.DryRun {
-		r.warn("dry run: faults were prepared and journaled but never applied")
+		r.warn("dry run: faults were prepared but never journaled nor applied")
 	}
 
 	// harm ends early on an interrupt (ctx), an abort guard, lost observation or a
@@ -300,7 +339,16 @@ func (r *run) timeline(ctx context.Context) {
 			r.inject(harm, i)
 		}()
 	}
-	wg.Wait() // every fault applied has been reverted (or failed to be, for good)
+	allSettled := make(chan struct{})
+	go func() { wg.Wait(); close(allSettled) }()
+	r.holdLease(allSettled)
+	// Every fault applied has been reverted (or failed to be, for good): the watchdog
+	// has nothing left to guard.
+	if r.cfg.Lease != nil {
+		if err := r.cfg.Lease.Release(); err != nil {
+			r.warn(fmt.Sprintf("watchdog: %v", err))
+		}
+	}
 
 	if harm.Err() != nil {
 		stop := r.stopCauseOf(harm)
@@ -355,6 +403,75 @@ func (r *run) sleepObserving(ctx context.Context, t time.Time) error {
 		}
 	}()
 	return r.clock.SleepUntil(wait, t)
+}
+
+// holdLease renews the watchdog's lease until every injection is settled. It is the
+// timeline's own loop, and it renews only when the run shows it makes progress: it
+// must take the run's state lock, and no revert attempt or journal write may have
+// outlived its deadline by stuckGrace. A stopped process renews nothing; a deadlock on
+// the run's state, or an operation stuck past its deadline, stops renewal too, and the
+// watchdog takes over.
+func (r *run) holdLease(allSettled <-chan struct{}) {
+	if r.cfg.Lease == nil {
+		<-allSettled
+		return
+	}
+	wait, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-allSettled
+		cancel()
+	}()
+	lost := false
+	for {
+		if r.clock.SleepUntil(wait, r.clock.Now().Add(r.cfg.RenewEvery)) != nil {
+			return
+		}
+		r.mu.Lock()
+		stuck, isStuck := r.stuckOp(r.clock.Now())
+		r.mu.Unlock()
+		if isStuck {
+			r.log.Error("hung: not renewing the watchdog's lease", "operation", stuck)
+			continue
+		}
+		if err := r.cfg.Lease.Renew(); err != nil && !lost {
+			lost = true
+			r.stopHarm(&stopCause{status: result.StatusAborted, reason: fmt.Sprintf("the watchdog is gone, and with it the guard against this run dying mid-fault: %v", err)})
+		}
+	}
+}
+
+// stuckOp names an operation in flight far past its deadline; r.mu must be held.
+func (r *run) stuckOp(now time.Time) (string, bool) {
+	for _, op := range r.ops {
+		if now.After(op.deadline.Add(stuckGrace)) {
+			return op.what, true
+		}
+	}
+	return "", false
+}
+
+// bounded records an operation that must end within bound; call the returned func
+// when it does.
+func (r *run) bounded(what string, bound time.Duration) (done func()) {
+	r.mu.Lock()
+	id := r.nextOp
+	r.nextOp++
+	r.ops[id] = boundedOp{what: what, deadline: r.clock.Now().Add(bound)}
+	r.mu.Unlock()
+	return func() {
+		r.mu.Lock()
+		delete(r.ops, id)
+		r.mu.Unlock()
+	}
+}
+
+// armLease starts the watchdog before the first journal entry.
+func (r *run) armLease() error {
+	if r.cfg.Lease == nil {
+		return nil
+	}
+	return r.cfg.Lease.Arm()
 }
 
 func (r *run) stopCauseOf(harm context.Context) *stopCause {

@@ -422,8 +422,13 @@ func TestDryRunNeverAppliesNorReverts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fx := newFixture(t, []string{"a"}, spec("pause", "freeze", 0, 5*time.Second))
 		fx.cfg.DryRun = true
+		fx.cfg.Lease = &fakeLease{log: fx.log}
 		res := mustRun(t, context.Background(), fx.cfg)
-		wantSequence(t, fx, "freeze", "a", "prepare", "append", "release", "complete")
+		// Nothing journaled: a crash of a dry run leaves nothing for recover to undo.
+		wantSequence(t, fx, "freeze", "a", "prepare", "release")
+		if n := len(fx.log.of("lease", "")); n != 0 {
+			t.Fatalf("a dry run touched the watchdog lease %d times", n)
+		}
 		if res.ExitCode != 0 || len(res.Events) != 2 || !strings.Contains(strings.Join(res.Warnings, " "), "dry run") {
 			t.Fatalf("exit %d, %d events, warnings %v", res.ExitCode, len(res.Events), res.Warnings)
 		}
@@ -561,6 +566,82 @@ func TestPreparedAheadOfThePlannedStart(t *testing.T) {
 		if fx.journal.pendingCount() != 0 || len(res.Events) != 0 || res.ExitCode != 3 {
 			t.Fatalf("pending %d, events %d, exit %d; want nothing pending, no event, exit 3",
 				fx.journal.pendingCount(), len(res.Events), res.ExitCode)
+		}
+	})
+}
+
+func TestLeaseArmedBeforeTheFirstEntryRenewedAndReleased(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fx := newFixture(t, []string{"a"}, spec("pause", "freeze", 5*time.Second, 20*time.Second))
+		fx.cfg.Lease = &fakeLease{log: fx.log}
+		t0 := time.Now()
+		res := mustRun(t, context.Background(), fx.cfg)
+		if res.ExitCode != 0 {
+			t.Fatalf("exit %d", res.ExitCode)
+		}
+		all := fx.log.all()
+		var order []string
+		renewals := 0
+		var released time.Time
+		for _, o := range all {
+			switch {
+			case o.What == "renew":
+				renewals++
+			case o.Fault == "lease" || o.What == "append" || o.What == "revert":
+				order = append(order, o.What)
+			}
+			if o.Fault == "lease" && o.What == "release" {
+				released = o.At
+			}
+		}
+		if strings.Join(order, ",") != "arm,append,revert,release" {
+			t.Fatalf("order %v, want the watchdog armed before the first entry and released after the last revert", order)
+		}
+		// Renewed every second until the revert at 10s+5s+20s.
+		if renewals < 30 || renewals > 36 {
+			t.Fatalf("%d renewals, want one a second over the fault part", renewals)
+		}
+		if got := released.Sub(t0); got < 35*time.Second || got > 36*time.Second {
+			t.Fatalf("released at %v, want just after the revert at 35s", got)
+		}
+	})
+}
+
+func TestLostWatchdogStopsHarm(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fx := newFixture(t, []string{"a"}, spec("pause", "freeze", 0, time.Minute))
+		fx.cfg.Lease = &fakeLease{log: fx.log, renewErr: errors.New("broken pipe")}
+		t0 := time.Now()
+		res := mustRun(t, context.Background(), fx.cfg)
+		if res.Status != result.StatusAborted || !strings.Contains(res.Reason, "watchdog") {
+			t.Fatalf("status %s %q, want aborted naming the watchdog", res.Status, res.Reason)
+		}
+		// Armed at the prepare (8s), the first renewal after it fails: the fault is
+		// never applied.
+		ops := wantSequence(t, fx, "freeze", "a", "prepare", "append", "release", "complete")
+		if got := ops[3].At.Sub(t0); got > 10*time.Second {
+			t.Fatalf("entry closed at %v, want at the first failed renewal, before the start at 10s", got)
+		}
+	})
+}
+
+func TestStuckRevertStopsRenewal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fx := newFixture(t, []string{"a"}, spec("pause", "freeze", 0, 5*time.Second))
+		fx.faults["freeze"].revertTakes = 2 * time.Minute // ignores its 30s deadline
+		fx.cfg.Lease = &fakeLease{log: fx.log}
+		t0 := time.Now()
+		mustRun(t, context.Background(), fx.cfg)
+		revertStart := t0.Add(15 * time.Second)
+		hungFrom := revertStart.Add(faults.RevertTimeout + stuckGrace + time.Second)
+		hungUntil := revertStart.Add(2*time.Minute - time.Second)
+		for _, o := range fx.log.of("lease", "") {
+			if o.What == "renew" && o.At.After(hungFrom) && o.At.Before(hungUntil) {
+				t.Fatalf("renewed at %v while the revert was stuck past its deadline", o.At.Sub(t0))
+			}
+		}
+		if n := len(fx.log.of("lease", "")); n < 30 {
+			t.Fatalf("only %d lease operations: renewal never ran", n)
 		}
 	})
 }
