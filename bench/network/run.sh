@@ -28,4 +28,4 @@ END {
 }' "$out"
 echo
 echo "netem in the kernel sandbox (emulated CPU, no comparison):"
-FAULTLINE_SANDBOX_BENCH=BenchmarkSandboxNetem go test -tags sandbox -count=1 -v -run TestKernelSandbox ./internal/kernelsandbox | grep -E '^BenchmarkSandboxNetem/'
+FAULTLINE_SANDBOX_BENCH=BenchmarkSandboxNetem go test -tags sandbox -count=1 -v -run "^TestKernelSandboxNetworkFaults$" ./internal/kernelsandbox | grep -E '^BenchmarkSandboxNetem/'

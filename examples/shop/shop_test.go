@@ -55,7 +55,10 @@ func backendServer(t *testing.T, name string, work time.Duration) string {
 func TestFrontendRetriesOnTheNextBackend(t *testing.T) {
 	t.Parallel()
 	good := backendServer(t, "good", 0)
-	slow := backendServer(t, "slow", 2*time.Second)
+	// The slow backend answers after a minute: only the frontend's timeout ends it
+	// (its handler returns when the caller gives up). The timeout is a second, so a good
+	// backend answers within it even on a loaded machine.
+	slow := backendServer(t, "slow", time.Minute)
 	dead := deadAddr(t)
 	tests := []struct {
 		name     string
@@ -72,7 +75,7 @@ func TestFrontendRetriesOnTheNextBackend(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			reg := prometheus.NewRegistry()
-			fe := newFrontend(frontendConfig{backends: tc.backends, timeout: 100 * time.Millisecond, retries: tc.retries},
+			fe := newFrontend(frontendConfig{backends: tc.backends, timeout: time.Second, retries: tc.retries},
 				reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			// Every start position of the round-robin must end the same way.
 			for i := 0; i < len(tc.backends); i++ {

@@ -135,36 +135,81 @@ func (c *conn) refuseHost(name string) error {
 	return nil
 }
 
-// procIndexTTL is how long one scan of /proc answers the sharing check: a fault
-// prepared on many targets at once scans /proc once, not once per target.
-const procIndexTTL = 2 * time.Second
-
-// procIndex maps network namespace inodes to the PIDs living in them.
+// procIndex maps network namespace inodes to the PIDs living in them, for the
+// sharing check. Checks that wait at the same time (one injection preparing many
+// targets at once) share one scan of /proc, and a scan answers only the checks asked
+// before it began: a container that joined a namespace before its Prepare is always
+// seen, however soon after an earlier Prepare it came.
 type procIndex struct {
-	mu    sync.Mutex
-	root  string // /proc
-	at    time.Time
-	byIno map[uint64][]int
+	mu      sync.Mutex
+	root    string    // /proc
+	next    *procScan // the scan the next checks wait for; it begins when the running one ends
+	running bool      // a scan loop runs
+	scans   int       // scans begun, for tests
+	// beforeScan, when set (tests), runs as a scan begins.
+	beforeScan func()
+}
+
+// procScan is one reading of /proc, shared by the checks waiting for it.
+type procScan struct {
+	done    chan struct{} // closed when byIno is complete
+	waiters int
+	byIno   map[uint64][]int
 }
 
 func (x *procIndex) pidsIn(ino uint64) []int {
 	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.byIno == nil || time.Since(x.at) > procIndexTTL {
-		x.byIno = map[uint64][]int{}
-		x.at = time.Now()
-		entries, _ := os.ReadDir(x.root)
-		for _, e := range entries {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil {
-				continue
-			}
-			if id, err := nsIDOfPath(filepath.Join(x.root, e.Name(), "ns", "net")); err == nil {
-				x.byIno[id.Ino] = append(x.byIno[id.Ino], pid)
-			}
+	s := x.next
+	if s == nil {
+		s = &procScan{done: make(chan struct{})}
+		x.next = s
+	}
+	s.waiters++
+	if !x.running {
+		x.running = true
+		go x.scanLoop()
+	}
+	x.mu.Unlock()
+	<-s.done
+	return s.byIno[ino]
+}
+
+// scanLoop runs the waited-for scans one after another, until none is waited for.
+func (x *procIndex) scanLoop() {
+	for {
+		x.mu.Lock()
+		s := x.next
+		if s == nil {
+			x.running = false
+			x.mu.Unlock()
+			return
+		}
+		x.next = nil
+		x.scans++
+		hook := x.beforeScan
+		x.mu.Unlock()
+		if hook != nil {
+			hook()
+		}
+		s.byIno = scanProc(x.root)
+		close(s.done)
+	}
+}
+
+// scanProc reads the network namespace of every process under root.
+func scanProc(root string) map[uint64][]int {
+	byIno := map[uint64][]int{}
+	entries, _ := os.ReadDir(root)
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if id, err := nsIDOfPath(filepath.Join(root, e.Name(), "ns", "net")); err == nil {
+			byIno[id.Ino] = append(byIno[id.Ino], pid)
 		}
 	}
-	return x.byIno[ino]
+	return byIno
 }
 
 // sharers counts the cgroups other than pid's whose processes live in pid's network

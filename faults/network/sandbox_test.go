@@ -351,8 +351,8 @@ func TestSandboxRate(t *testing.T) {
 	if during > 1.5*rate/8 {
 		t.Errorf("during the fault %.0f B/s exceeds the rate %d B/s", during, rate/8)
 	}
-	if after < 5*during {
-		t.Errorf("after revert %.0f B/s is not clearly above the limited %.0f B/s", after, during)
+	if after < uncappedFloor(rate/8) {
+		t.Errorf("after revert %.0f B/s is not clearly above the rate of %d B/s (limited: %.0f B/s)", after, rate/8, during)
 	}
 }
 

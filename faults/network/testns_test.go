@@ -325,3 +325,10 @@ func mustPrepare(t *testing.T, f faults.Fault, tg faults.Target) *action {
 	})
 	return act
 }
+
+// uncappedFloor is the least throughput that shows traffic is no longer held to a cap
+// of capBps bytes per second: twice the 1.5x the tests allow under the cap. It is a
+// bound on the cap, not a ratio to the measured capped rate, so that a loaded machine
+// (where an uncapped transfer is slower, CPU-bound) does not fail a correct revert,
+// while traffic still held to the cap fails it.
+func uncappedFloor(capBps float64) float64 { return 3 * capBps }

@@ -144,46 +144,126 @@ func TestPortBlocksCoverRangesExactly(t *testing.T) {
 	}
 }
 
+// fakeProc is a stand-in for /proc: per PID a network namespace (a file whose inode
+// names it) and a cgroup.
+type fakeProc struct {
+	t    *testing.T
+	root string
+	ns   map[string]string // namespace name -> its file
+}
+
+func newFakeProc(t *testing.T, namespaces ...string) *fakeProc {
+	p := &fakeProc{t: t, root: t.TempDir(), ns: map[string]string{}}
+	for _, n := range namespaces {
+		p.ns[n] = filepath.Join(p.root, "ns-"+n)
+		if err := os.WriteFile(p.ns[n], nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+func (p *fakeProc) add(pid int, ns, cgroup string) {
+	dir := filepath.Join(p.root, strconv.Itoa(pid))
+	if err := os.MkdirAll(filepath.Join(dir, "ns"), 0o755); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := os.Symlink(p.ns[ns], filepath.Join(dir, "ns", "net")); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cgroup"), []byte(cgroup), 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *fakeProc) id(ns string) nsID {
+	id, err := nsIDOfPath(p.ns[ns])
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return id
+}
+
 func TestSharersCountsOtherCgroupsInTheNamespace(t *testing.T) {
 	t.Parallel()
-	root := t.TempDir()
-	nsFiles := map[string]string{"a": filepath.Join(root, "ns-a"), "b": filepath.Join(root, "ns-b")}
-	for _, f := range nsFiles {
-		if err := os.WriteFile(f, nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// pid: namespace, cgroup
-	procs := map[int][2]string{
-		100: {"a", "0::/docker/target\n"},
-		101: {"a", "0::/docker/target\n"}, // same container: not a sharer
-		102: {"a", "0::/docker/sidecar\n"},
-		103: {"a", "0::/docker/sidecar\n"}, // same other cgroup: counted once
-		104: {"a", "0::/user.slice\n"},
-		105: {"b", "0::/docker/elsewhere\n"}, // another namespace
-	}
-	for pid, p := range procs {
-		dir := filepath.Join(root, strconv.Itoa(pid))
-		if err := os.MkdirAll(filepath.Join(dir, "ns"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Symlink(nsFiles[p[0]], filepath.Join(dir, "ns", "net")); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "cgroup"), []byte(p[1]), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	x := &procIndex{root: root}
-	idA, err := nsIDOfPath(nsFiles["a"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := x.sharers(100, idA); got != 2 {
+	p := newFakeProc(t, "a", "b")
+	p.add(100, "a", "0::/docker/target\n")
+	p.add(101, "a", "0::/docker/target\n") // same container: not a sharer
+	p.add(102, "a", "0::/docker/sidecar\n")
+	p.add(103, "a", "0::/docker/sidecar\n") // same other cgroup: counted once
+	p.add(104, "a", "0::/user.slice\n")
+	p.add(105, "b", "0::/docker/elsewhere\n") // another namespace
+	x := &procIndex{root: p.root}
+	if got := x.sharers(100, p.id("a")); got != 2 {
 		t.Errorf("sharers of 100 = %d, want 2 (sidecar and user.slice)", got)
 	}
-	idB, _ := nsIDOfPath(nsFiles["b"])
-	if got := x.sharers(105, idB); got != 0 {
+	if got := x.sharers(105, p.id("b")); got != 0 {
 		t.Errorf("sharers of 105 = %d, want 0", got)
+	}
+}
+
+// A container that joins the namespace right after one Prepare must be seen by the
+// next: one long-lived fault prepares its targets again for every repeat.
+func TestSharersSeesAContainerThatJustJoined(t *testing.T) {
+	t.Parallel()
+	p := newFakeProc(t, "a")
+	p.add(100, "a", "0::/docker/target\n")
+	x := &procIndex{root: p.root}
+	if got := x.sharers(100, p.id("a")); got != 0 {
+		t.Fatalf("sharers before anyone joined = %d, want 0", got)
+	}
+	p.add(200, "a", "0::/docker/joiner\n")
+	if got := x.sharers(100, p.id("a")); got != 1 {
+		t.Errorf("sharers right after a container joined = %d, want 1: an earlier scan answered", got)
+	}
+}
+
+// Checks that wait together share a scan of /proc: an injection on many targets reads
+// /proc about once, not once per target, and never from before it asked.
+func TestSharersOfOneRoundShareAScan(t *testing.T) {
+	t.Parallel()
+	p := newFakeProc(t, "a")
+	const targets = 40
+	for i := range targets {
+		p.add(1000+i, "a", "0::/docker/c"+strconv.Itoa(i)+"\n")
+	}
+	release := make(chan struct{})
+	first := true
+	x := &procIndex{root: p.root}
+	x.beforeScan = func() {
+		if first { // hold the first scan until every other check waits for the next
+			first = false
+			<-release
+		}
+	}
+	results := make(chan int, targets)
+	go func() { results <- x.sharers(1000, p.id("a")) }()
+	waitFor(t, func() bool { x.mu.Lock(); defer x.mu.Unlock(); return x.scans == 1 })
+	for i := 1; i < targets; i++ {
+		go func() { results <- x.sharers(1000+i, p.id("a")) }()
+	}
+	waitFor(t, func() bool { x.mu.Lock(); defer x.mu.Unlock(); return x.next != nil && x.next.waiters == targets-1 })
+	close(release)
+	for range targets {
+		if got := <-results; got != targets-1 {
+			t.Fatalf("sharers = %d, want %d", got, targets-1)
+		}
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.scans != 2 {
+		t.Errorf("%d checks took %d scans of /proc, want 2 (the first alone, the rest together)", targets, x.scans)
+	}
+}
+
+// waitFor polls cond until it holds, failing t after 10 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
