@@ -100,9 +100,11 @@ func MainArgs(env *Env, args []string) int {
 	var started atomic.Bool
 	var verb atomic.Value // the name of the verb that started
 	root.PersistentPreRun = func(c *cobra.Command, _ []string) { verb.Store(c.Name()); started.Store(true) }
-	ctx, stopSignals := env.handleSignals(env.Context)
+	parent := env.Context
+	ctx, stopSignals := env.handleSignals(parent)
 	defer stopSignals()
 	env.Context = ctx
+	defer func() { env.Context = parent }() // env may run another command line after this one
 	err := executeInterruptibly(ctx, root, &verb)
 	var sig *signalError
 	if err != nil && errors.As(context.Cause(ctx), &sig) && !errors.As(err, new(silentExit)) {
