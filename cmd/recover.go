@@ -213,8 +213,8 @@ func revertPending(ctx context.Context, rec *journal.Recovery, revivers *lazyRev
 	return out
 }
 
-// revertRecord rebuilds the action of a record and reverts it, retrying, each attempt
-// bounded by faults.RevertTimeout.
+// revertRecord rebuilds the action of a record and reverts it, bounded by
+// faults.RevertTimeout.
 func revertRecord(ctx context.Context, rec faults.Record, revivers *lazyRevivers) (note string, err error) {
 	rv, err := revivers.forKind(ctx, rec.Kind)
 	if err != nil {
@@ -227,20 +227,16 @@ func revertRecord(ctx context.Context, rec faults.Record, revivers *lazyRevivers
 	if err != nil {
 		return "", fmt.Errorf("rebuild from the journal: %w", err)
 	}
-	const attempts = 3
-	for i := 1; ; i++ {
-		actx, cancel := context.WithTimeout(ctx, faults.RevertTimeout)
-		err = action.Revert(actx)
-		cancel()
-		switch {
-		case err == nil:
-			return "reverted", nil
-		case errors.Is(err, faults.ErrTargetGone):
-			return "gone", nil
-		case i == attempts:
-			return "", fmt.Errorf("revert failed %d times, last: %w", attempts, err)
-		}
-		time.Sleep(time.Duration(i) * time.Second) // backoff between attempts against a struggling engine
+	// One attempt: the action retries its own steps from one budget (faults.Budget).
+	actx, cancel := context.WithTimeout(ctx, faults.RevertTimeout)
+	defer cancel()
+	switch err := action.Revert(actx); {
+	case err == nil:
+		return "reverted", nil
+	case errors.Is(err, faults.ErrTargetGone):
+		return "gone", nil
+	default:
+		return "", fmt.Errorf("revert failed: %w", err)
 	}
 }
 

@@ -20,8 +20,8 @@ type Budget struct {
 	first, max time.Duration
 }
 
-// NewBudget returns a budget of attempts tries in all, waiting first between the first
-// two and doubling up to most.
+// NewBudget returns a budget of attempts retries in all (each step's first call is
+// free), waiting first before the first retry and doubling up to most.
 func NewBudget(attempts int, first, most time.Duration) *Budget {
 	return &Budget{left: attempts, first: first, max: most}
 }

@@ -212,7 +212,7 @@ func (r *run) revertOne(ctx context.Context, in experiments.Injection, t faults.
 	} else {
 		// Revert ends with its own read-back: a revert that does not read back clean
 		// fails. This one is for the report, on a context that survives the stop.
-		err = r.revertWithRetry(ctx, action)
+		err = r.revert(ctx, action)
 		if err == nil {
 			vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), faults.RevertTimeout)
 			v, verr := action.Verify(vctx)
@@ -257,29 +257,16 @@ func (r *run) revertOne(ctx context.Context, in experiments.Injection, t faults.
 	r.addEvent(ev)
 }
 
-// revertWithRetry reverts on a context that survives the run's cancellation, with a
-// fresh RevertTimeout per attempt and a doubling backoff between attempts.
-func (r *run) revertWithRetry(ctx context.Context, a faults.Action) error {
-	base := context.WithoutCancel(ctx)
-	backoff := RevertBackoff
-	var last error
-	for attempt := 1; attempt <= RevertAttempts; attempt++ {
-		actx, cancel := context.WithTimeout(base, faults.RevertTimeout)
-		done := r.bounded("revert", faults.RevertTimeout)
-		err := a.Revert(actx)
-		done()
-		cancel()
-		if err == nil || errors.Is(err, faults.ErrTargetGone) {
-			return err
-		}
-		last = err
-		r.log.Warn("revert failed, retrying", "attempt", attempt, "error", err)
-		if attempt < RevertAttempts {
-			_ = r.clock.SleepUntil(base, r.clock.Now().Add(backoff))
-			backoff *= 2
-		}
-	}
-	return fmt.Errorf("revert failed %d times, last: %w", RevertAttempts, last)
+// revert reverts on a context that survives the run's cancellation, bounded by
+// faults.RevertTimeout. It is one attempt: the action retries its own steps from one
+// budget (faults.Budget), so retrying here too would multiply the attempts and the
+// worst-case time.
+func (r *run) revert(ctx context.Context, a faults.Action) error {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), faults.RevertTimeout)
+	defer cancel()
+	done := r.bounded("revert", faults.RevertTimeout)
+	defer done()
+	return a.Revert(actx)
 }
 
 // resultVerification is a read-back in the Result's own types.

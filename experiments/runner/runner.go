@@ -65,10 +65,6 @@ type PreflightCheck struct {
 // Defaults of Config.
 const (
 	DefaultParallel = faults.Parallelism
-	// RevertAttempts is how often a revert is tried before it counts as failed.
-	RevertAttempts = 3
-	// RevertBackoff is the wait after the first failed revert attempt; it doubles.
-	RevertBackoff = time.Second
 	// DefaultRenewEvery is how often the lease is renewed by default.
 	DefaultRenewEvery = time.Second
 	// stuckGrace is how long a revert attempt or a journal write may outlive its own
