@@ -30,12 +30,15 @@ func newValidateCmd(env *Env, runF func(*validateOptions) error) *cobra.Command 
 		Short: "Check experiment files and print every mistake",
 		Long: `Validate loads each experiment file the way run would, without touching any
 container or server, and prints every mistake with its file, line, column and
-source snippet. Exit code 0 when every file is valid (warnings allowed), 2 when
+source snippet. A game-day file (one with a server or schedule block, for 'faultline
+serve') is checked too, with every experiment its schedules name, loaded with the
+schedule's vars. Exit code 0 when every file is valid (warnings allowed), 2 when
 any is not.`,
 		Example: `  faultline validate examples/slow-database.hcl
   faultline validate examples/*.hcl
   faultline validate --var prometheus_url=http://prom:9090 checkout.hcl
-  faultline validate --json checkout.hcl | jq '.[].diagnostics'`,
+  faultline validate --json checkout.hcl | jq '.[].diagnostics'
+  faultline validate examples/gameday.hcl`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Files = args
@@ -54,6 +57,11 @@ func validateRun(env *Env, opts *validateOptions) error {
 	results := make([]validateFileResult, 0, len(opts.Files))
 	allValid := true
 	for _, path := range opts.Files {
+		if isGameDay(path) {
+			ok := validateGameDay(env, opts, path, &results)
+			allValid = allValid && ok
+			continue
+		}
 		exp, files, diags := experiments.Load(path, opts.Flags.loadOptions(env))
 		r := validateFileResult{File: path, Valid: !diags.HasErrors(), Diagnostics: toJSONDiagnostics(files, diags)}
 		for _, d := range r.Diagnostics {

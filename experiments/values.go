@@ -265,3 +265,7 @@ func FormatBounds(p faults.Param) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// ParseDuration reads a duration as the language does everywhere (a Go duration, never
+// negative, with a hint for "60" or "2d"), for the files that sit beside experiments.
+func ParseDuration(s string) (time.Duration, error) { return parseDuration(s) }

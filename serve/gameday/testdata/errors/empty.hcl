@@ -1,0 +1,5 @@
+# ERROR: Missing server block
+schedule "s" {
+  experiment = "../valid/pause.hcl"
+  cron       = "@daily"
+}
