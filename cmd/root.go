@@ -42,6 +42,7 @@ Exit codes: 0 all checks passed, 1 a check failed, 2 invalid experiment or usage
 		newRecoverCmd(env, nil),
 		newReportCmd(env, nil),
 		newRunCmd(env, nil),
+		newServeCmd(env, nil),
 		newValidateCmd(env, nil),
 		newVersionCmd(env),
 		newWatchdogCmd(env),
@@ -56,7 +57,7 @@ const signalGrace = 2 * time.Second
 
 // keepsStateOnSignal lists the verbs that must finish their own work after a signal
 // (reverts), so they are never abandoned.
-var keepsStateOnSignal = map[string]bool{"run": true, "recover": true}
+var keepsStateOnSignal = map[string]bool{"run": true, "recover": true, "serve": true}
 
 // executeInterruptibly runs the command line; after the first signal a verb that
 // changes nothing is given signalGrace to return, then abandoned.

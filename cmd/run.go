@@ -109,127 +109,44 @@ func runRun(env *Env, opts *runOptions) error {
 	if err := opts.validate(); err != nil {
 		return err
 	}
-	exp, err := loadExperiment(env, opts.File, &opts.Flags)
-	if err != nil {
-		return err
-	}
-	if len(exp.SensitiveValues) > 0 {
-		// Whatever this run prints, an error included, carries no sensitive value.
-		env.Stdout = redactWriter{env.Stdout, exp.SensitiveValues}
-		env.Stderr = redactWriter{env.Stderr, exp.SensitiveValues}
-	}
-	ctx := env.Context
-	plan := experiments.NewPlan(exp)
 	runID := journal.NewRunID(time.Now())
 	outDir := opts.Out
 	if outDir == "" {
 		outDir = filepath.Join("faultline-results", runID)
 	}
-	// Before anything is touched: a run whose reports cannot be written is not started.
-	if err := prepareOutDir(outDir); err != nil {
-		return exitf(result.ExitInvalid, "%w", err)
-	}
-
-	// Preflight, part one: what targets and the journal need.
-	cli, err := dockerx.New(env.Getenv)
+	p, err := prepareRun(env, runRequest{File: opts.File, Flags: opts.Flags, Targets: opts.Targets, DryRun: opts.DryRun,
+		StateDir: opts.StateDir, Lease: opts.Lease, RunID: runID, OutDir: outDir})
 	if err != nil {
-		return exitf(result.ExitPreflight, "preflight: %w", err)
+		return err
 	}
-	defer cli.Close()
-	if err := dockerx.Preflight(ctx, cli); err != nil {
-		return exitf(result.ExitPreflight, "preflight: %w", err)
-	}
-	stateDir, err := journal.Dir(opts.StateDir, env.Getenv, os.Geteuid())
-	if err != nil {
-		return exitf(result.ExitPreflight, "preflight: %w", err)
-	}
-	// What dead runs and watchdogs left comes first: it may be why targets do not
-	// resolve (a container a dead run paused or killed no longer matches).
-	dirs := append([]string{stateDir}, journal.OtherDirs(stateDir, env.Getenv, os.Geteuid())...)
-	printWatchdogReports(env.Stderr, env.Stderr, stateDir, false)
-	before := scanJournals(env, dirs)
-	if err := resolvePlanTargets(ctx, env, plan, opts.Targets); err != nil {
-		if lead := unrecoveredLead(before); lead != "" {
-			return exitf(result.ExitPreflight, "preflight: %s\nthat may be why a target does not resolve: %w", lead, err)
-		}
-		return withExitCode(fmt.Errorf("preflight: resolve targets: %w", err), result.ExitPreflight)
-	}
-	// The claim is published before it is checked: of two runs that start together on
-	// one container, at least one sees the other.
-	var j *journal.Journal
-	if !opts.DryRun {
-		if j, err = journal.Create(stateDir, runID, exp.Name, claimsOf(plan)...); err != nil {
-			return exitf(result.ExitPreflight, "preflight: %w", err)
-		}
-		defer j.Close() // a refusal below removes the claim
-	}
-	if err := refuseJournaledTargets(scanJournals(env, dirs), runID, plan); err != nil {
-		return exitf(result.ExitPreflight, "preflight: %w", err)
-	}
-	var prom *metrics.Client
-	if exp.Prometheus != nil {
-		if prom, err = metrics.NewClient(runner.ClientConfig(exp.Prometheus), env.Getenv); err != nil {
-			return exitf(result.ExitPreflight, "preflight: prometheus: %w", err)
-		}
-	}
-
-	cfg := runner.Config{
-		Plan:      plan,
-		Faults:    faultFactory(cli, plan),
-		Preflight: runPreflight(exp, prom),
-		DryRun:    opts.DryRun,
-		Version:   BuildVersion(),
-	}
-	if prom != nil {
-		cfg.Sampler = metrics.NewSampler(prom.Query, runner.Queries(exp))
-		cfg.RangeQuery = prom.RangeQuery
-		cfg.Warnings = prom.Warnings()
-	}
-	if j != nil {
-		cfg.Journal = j
-		bin, err := os.Executable()
-		if err != nil {
-			return exitf(result.ExitPreflight, "preflight: find the faultline binary to start its watchdog: %w", err)
-		}
-		lease := watchdog.NewLease(watchdog.Config{Binary: bin, Journal: j.Path(), StateDir: stateDir, Lease: opts.Lease, Started: j.NoteWatchdog})
-		defer lease.Release() // the runner releases it after the last revert; this is for an early return
-		cfg.Lease, cfg.RenewEvery = lease, lease.RenewEvery()
-	}
+	defer p.close()
+	ctx := env.Context
 
 	// The first signal interrupts (ctx, cancelled by MainArgs: everything is
 	// reverted); the second skips the rest of the observation; reverts are never skipped.
 	skip := make(chan struct{})
-	cfg.SkipObservation = skip
+	hooks := runHooks{SkipObservation: skip}
 	env.setSignalHook(runSignalHook(env.Stderr, skip))
 	defer env.setSignalHook(nil)
 	if ctx.Err() != nil { // a signal during preflight: nothing was touched
-		j.Close()
+		p.close()
 		return exitf(result.ExitAborted, "%w before any fault was injected", context.Cause(ctx))
 	}
 
 	var view *liveView
 	if env.StdoutTTY && opts.LogFormat == "text" {
-		view = newLiveView(env.Stdout, exp)
-		cfg.Progress = view.update
+		view = newLiveView(env.Stdout, p.exp)
+		hooks.Progress = view.update
 	} else {
-		cfg.Log = newRunLogger(env.Stderr, opts.LogFormat).With("run", runID)
-		if j != nil {
-			cfg.Log.Info("journal", "path", j.Path(), "reports", outDir)
-		}
+		hooks.Log = newRunLogger(env.Stderr, opts.LogFormat).With("run", runID)
+		hooks.Journal = func(path string) { hooks.Log.Info("journal", "path", path, "reports", outDir) }
 	}
-	res, runErr := runner.Run(ctx, cfg)
+	res, closeErr, runErr := p.execute(ctx, hooks)
 	if view != nil {
 		view.close()
 	}
-	var closeErr error
-	if j != nil {
-		closeErr = j.Close()
-	}
-	switch {
-	case errors.Is(runErr, runner.ErrPreflight):
-		return exitf(result.ExitPreflight, "%w", runErr)
-	case runErr != nil:
-		return exitf(result.ExitInvalid, "%w", runErr)
+	if runErr != nil {
+		return runErr
 	}
 	written, werr := writeReports(outDir, opts.Formats, res)
 	if err := report.Render(env.Stdout, "text", res); err != nil {
@@ -249,6 +166,183 @@ func runRun(env *Env, opts *runOptions) error {
 		return silentExit(res.ExitCode)
 	}
 	return nil
+}
+
+// runRequest is what one run of an experiment needs besides the process state: the
+// part of run's options that `serve` fills from a schedule.
+type runRequest struct {
+	File     string
+	Flags    experimentFlags
+	Targets  targetOptions
+	DryRun   bool
+	StateDir string
+	Lease    time.Duration
+	RunID    string
+	// OutDir, when set, must be writable before anything is touched.
+	OutDir string
+}
+
+// preparedRun is an experiment loaded, planned and through the first preflight (Docker,
+// targets resolved, its claim in the journal, no other journal on its targets, a
+// Prometheus client, a watchdog lease): what `run` and `serve` share. Its targets are
+// known before anything is touched. close releases what execute did not.
+type preparedRun struct {
+	exp     *experiments.Experiment
+	plan    *experiments.Plan
+	cfg     runner.Config
+	journal *journal.Journal
+	closers []func()
+}
+
+// runHooks are how the caller watches a run.
+type runHooks struct {
+	Progress        func(runner.Update)
+	Log             *slog.Logger
+	SkipObservation <-chan struct{}
+	// Journal is told the journal's path, when there is one.
+	Journal func(path string)
+}
+
+// prepareRun loads, plans and preflights an experiment; diagnostics and errors go to
+// env's streams (redacted when the experiment holds sensitive values).
+func prepareRun(env *Env, req runRequest) (*preparedRun, error) {
+	p := &preparedRun{}
+	if err := p.prepare(env, req); err != nil {
+		p.close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *preparedRun) prepare(env *Env, req runRequest) error {
+	exp, err := loadExperiment(env, req.File, &req.Flags)
+	if err != nil {
+		return err
+	}
+	if len(exp.SensitiveValues) > 0 {
+		// Whatever this run prints, an error included, carries no sensitive value.
+		env.Stdout = redactWriter{env.Stdout, exp.SensitiveValues}
+		env.Stderr = redactWriter{env.Stderr, exp.SensitiveValues}
+	}
+	ctx := env.Context
+	plan := experiments.NewPlan(exp)
+	p.exp, p.plan = exp, plan
+	runID := req.RunID
+	// Before anything is touched: a run whose reports cannot be written is not started.
+	if req.OutDir != "" {
+		if err := prepareOutDir(req.OutDir); err != nil {
+			return exitf(result.ExitInvalid, "%w", err)
+		}
+	}
+
+	// Preflight, part one: what targets and the journal need.
+	cli, err := dockerx.New(env.Getenv)
+	if err != nil {
+		return exitf(result.ExitPreflight, "preflight: %w", err)
+	}
+	p.closers = append(p.closers, func() { cli.Close() })
+	if err := dockerx.Preflight(ctx, cli); err != nil {
+		return exitf(result.ExitPreflight, "preflight: %w", err)
+	}
+	stateDir, err := journal.Dir(req.StateDir, env.Getenv, os.Geteuid())
+	if err != nil {
+		return exitf(result.ExitPreflight, "preflight: %w", err)
+	}
+	// What dead runs and watchdogs left comes first: it may be why targets do not
+	// resolve (a container a dead run paused or killed no longer matches).
+	dirs := append([]string{stateDir}, journal.OtherDirs(stateDir, env.Getenv, os.Geteuid())...)
+	printWatchdogReports(env.Stderr, env.Stderr, stateDir, false)
+	before := scanJournals(env, dirs)
+	if err := resolvePlanTargets(ctx, env, plan, req.Targets); err != nil {
+		if lead := unrecoveredLead(before); lead != "" {
+			return exitf(result.ExitPreflight, "preflight: %s\nthat may be why a target does not resolve: %w", lead, err)
+		}
+		return withExitCode(fmt.Errorf("preflight: resolve targets: %w", err), result.ExitPreflight)
+	}
+	// The claim is published before it is checked: of two runs that start together on
+	// one container, at least one sees the other.
+	var j *journal.Journal
+	if !req.DryRun {
+		if j, err = journal.Create(stateDir, runID, exp.Name, claimsOf(plan)...); err != nil {
+			return exitf(result.ExitPreflight, "preflight: %w", err)
+		}
+		p.journal = j
+		p.closers = append(p.closers, func() { j.Close() }) // a refusal below removes the claim
+	}
+	if err := refuseJournaledTargets(scanJournals(env, dirs), runID, plan); err != nil {
+		return exitf(result.ExitPreflight, "preflight: %w", err)
+	}
+	var prom *metrics.Client
+	if exp.Prometheus != nil {
+		if prom, err = metrics.NewClient(runner.ClientConfig(exp.Prometheus), env.Getenv); err != nil {
+			return exitf(result.ExitPreflight, "preflight: prometheus: %w", err)
+		}
+	}
+
+	cfg := runner.Config{
+		Plan:      plan,
+		Faults:    faultFactory(cli, plan),
+		Preflight: runPreflight(exp, prom),
+		DryRun:    req.DryRun,
+		Version:   BuildVersion(),
+	}
+	if prom != nil {
+		cfg.Sampler = metrics.NewSampler(prom.Query, runner.Queries(exp))
+		cfg.RangeQuery = prom.RangeQuery
+		cfg.Warnings = prom.Warnings()
+	}
+	if j != nil {
+		cfg.Journal = j
+		bin, err := os.Executable()
+		if err != nil {
+			return exitf(result.ExitPreflight, "preflight: find the faultline binary to start its watchdog: %w", err)
+		}
+		lease := watchdog.NewLease(watchdog.Config{Binary: bin, Journal: j.Path(), StateDir: stateDir, Lease: req.Lease, Started: j.NoteWatchdog})
+		p.closers = append(p.closers, func() { lease.Release() }) // the runner releases it after the last revert; this is for an early return
+		cfg.Lease, cfg.RenewEvery = lease, lease.RenewEvery()
+	}
+	p.cfg = cfg
+	return nil
+}
+
+// targets lists every container the run may touch.
+func (p *preparedRun) targets() []faults.Target {
+	var out []faults.Target
+	for _, ts := range p.plan.Targets {
+		out = append(out, ts...)
+	}
+	return out
+}
+
+// close releases the lease, the journal (with its claim) and the Docker client, in
+// the reverse order of their making.
+func (p *preparedRun) close() {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		p.closers[i]()
+	}
+	p.closers = nil
+}
+
+// execute runs the prepared experiment. runErr is set only when the run could not
+// start (then nothing was injected); closeErr is a journal that did not close
+// cleanly, for the caller to report beside the result.
+func (p *preparedRun) execute(ctx context.Context, hooks runHooks) (res *result.Result, closeErr, runErr error) {
+	cfg := p.cfg
+	cfg.SkipObservation, cfg.Progress, cfg.Log = hooks.SkipObservation, hooks.Progress, hooks.Log
+	if p.journal != nil && hooks.Journal != nil {
+		hooks.Journal(p.journal.Path())
+	}
+	res, runErr = runner.Run(ctx, cfg)
+	if p.journal != nil {
+		closeErr = p.journal.Close()
+	}
+	switch {
+	case errors.Is(runErr, runner.ErrPreflight):
+		return nil, closeErr, exitf(result.ExitPreflight, "%w", runErr)
+	case runErr != nil:
+		return nil, closeErr, exitf(result.ExitInvalid, "%w", runErr)
+	}
+	return res, closeErr, nil
 }
 
 // runPreflight lists the checks the runner makes before any fault: Prometheus answers

@@ -1,0 +1,453 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/result"
+	"github.com/faultline/faultline/serve/gameday"
+	"github.com/faultline/faultline/serve/history"
+	"github.com/faultline/faultline/serve/schedule"
+)
+
+const testToken = "0123456789abcdef0123456789abcdef"
+
+// fakeRunner prepares runs that inject one fault on their targets and hold it until
+// released or cancelled, like the runner: cancelling reverts, and the result says
+// interrupted.
+type fakeRunner struct {
+	mu       sync.Mutex
+	targets  map[string][]Target // by experiment file base name
+	name     string              // experiment name reported
+	hold     chan struct{}       // closed: runs end as passed
+	started  chan string         // receives the run ID once its fault is injected
+	reverted chan string
+}
+
+func newFakeRunner() *fakeRunner {
+	return &fakeRunner{targets: map[string][]Target{}, hold: make(chan struct{}), started: make(chan string, 10), reverted: make(chan string, 10), name: "pause-one"}
+}
+
+func (f *fakeRunner) Prepare(ctx context.Context, req Request) (Prepared, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ts, ok := f.targets[filepath.Base(req.Experiment)]
+	if !ok {
+		fmt.Fprintln(req.Log, "no such experiment")
+		return nil, errors.New("preflight: no container matches")
+	}
+	return &fakePrepared{f: f, id: req.RunID, targets: ts, name: f.name}, nil
+}
+
+type fakePrepared struct {
+	f       *fakeRunner
+	id      string
+	name    string
+	targets []Target
+}
+
+func (p *fakePrepared) Experiment() string { return p.name }
+func (p *fakePrepared) Targets() []Target  { return p.targets }
+func (p *fakePrepared) Close()             {}
+
+func (p *fakePrepared) Run(ctx context.Context, skip <-chan struct{}, event func(result.Event)) (*result.Result, error) {
+	full := 100.0
+	start := time.Now()
+	t := p.targets[0]
+	event(result.Event{Type: result.EventInject, Fault: "freeze", Kind: "pause", Target: result.EventTarget{Name: t.Name, ID: t.ID}, Actual: time.Now()})
+	p.f.started <- p.id
+	res := &result.Result{Experiment: result.Experiment{Name: p.name, Description: "<script>alert('described')</script>"}, StartedAt: start,
+		Score: result.Score{Value: &full, Total: 1, Passed: 1}}
+	select {
+	case <-p.f.hold:
+		res.Status = result.StatusPassed
+	case <-ctx.Done():
+		res.Status, res.Reason, res.ExitCode = result.StatusInterrupted, context.Cause(ctx).Error(), result.ExitAborted
+	}
+	event(result.Event{Type: result.EventRevert, Fault: "freeze", Kind: "pause", Target: result.EventTarget{Name: t.Name, ID: t.ID}, Actual: time.Now()})
+	p.f.reverted <- p.id
+	res.EndedAt = time.Now()
+	return res, nil
+}
+
+// testService starts a service on a game-day file of two schedules that never fire
+// on their own during a test ("a" and "b", both on experiment a.hcl) and one on b.hcl.
+func testService(t *testing.T, fr *fakeRunner, recover RecoverFunc, dataDir string) (*Service, *httptest.Server) {
+	t.Helper()
+	if dataDir == "" {
+		dataDir = t.TempDir()
+	}
+	yearly, _ := schedule.ParseCron("@yearly")
+	mk := func(name, exp string) *gameday.Schedule {
+		return &gameday.Schedule{Name: name, Experiment: "/exp/" + exp, Vars: map[string]string{},
+			Spec: &schedule.Spec{Name: name, CronText: "@yearly", Cron: yearly, Location: time.UTC, Missed: schedule.MissedSkip}}
+	}
+	f := &gameday.File{Server: gameday.Server{DataDir: dataDir, Location: time.UTC},
+		Schedules: []*gameday.Schedule{mk("a", "a.hcl"), mk("a2", "a.hcl"), mk("b", "b.hcl")}}
+	svc, err := New(Config{File: f, Token: testToken, Runner: fr, Recover: recover, Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(svc.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := svc.Shutdown(ctx, "test over"); err != nil {
+			t.Error(err)
+		}
+	})
+	return svc, srv
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func recv(t *testing.T, ch chan string, what string) string {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(20 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+		return ""
+	}
+}
+
+func recorded(t *testing.T, svc *Service, id string) *history.Run {
+	t.Helper()
+	var r *history.Run
+	waitFor(t, "run "+id+" to be recorded", func() bool {
+		var err error
+		r, err = svc.Store().Get(id)
+		return err == nil
+	})
+	return r
+}
+
+func TestTargetsBusyAndHalt(t *testing.T) {
+	t.Parallel()
+	fr := newFakeRunner()
+	fr.targets["a.hcl"] = []Target{{ID: "c1", Name: "shop-backend-1"}}
+	fr.targets["b.hcl"] = []Target{{ID: "c2", Name: "shop-backend-2"}}
+	svc, _ := testService(t, fr, nil, "")
+
+	first, err := svc.Trigger("a", "manual")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv(t, fr.started, "the first run's fault")
+	// The same container: skipped, naming it and the run that holds it.
+	second, _ := svc.Trigger("a2", "manual")
+	r := recorded(t, svc, second)
+	if r.Status != "skipped" || !strings.Contains(r.Reason, "targets busy: shop-backend-1 (in run "+first+")") {
+		t.Errorf("second run on the same container: %s %q", r.Status, r.Reason)
+	}
+	// Another container: runs beside it.
+	third, _ := svc.Trigger("b", "manual")
+	recv(t, fr.started, "the third run's fault")
+	if got := gauge(t, svc, "faultline_fault_active"); got != 2 {
+		t.Errorf("faultline_fault_active sums to %v with two faults injected, want 2", got)
+	}
+
+	// HALT reverts both at once and pauses every schedule.
+	if n := svc.Halt("test"); n != 2 {
+		t.Errorf("HALT reverted %d runs, want 2", n)
+	}
+	recv(t, fr.reverted, "a revert")
+	recv(t, fr.reverted, "a revert")
+	for _, id := range []string{first, third} {
+		if r := recorded(t, svc, id); r.Status != "interrupted" || !strings.Contains(r.Reason, "halted") {
+			t.Errorf("run %s after HALT: %s %q", id, r.Status, r.Reason)
+		}
+	}
+	if got := gauge(t, svc, "faultline_fault_active"); got != 0 {
+		t.Errorf("faultline_fault_active sums to %v after HALT, want 0", got)
+	}
+	for _, v := range svc.Schedules() {
+		if !v.Paused {
+			t.Errorf("schedule %s not paused by HALT", v.Name)
+		}
+	}
+	if _, err := svc.Trigger("a", "manual"); !errors.Is(err, ErrIsHalted) {
+		t.Errorf("run now while halted: %v", err)
+	}
+	// A scheduled start while paused is recorded as skipped, with the reason.
+	svc.onFire(schedule.Fire{Schedule: "b", Nominal: time.Now(), Start: time.Now()})
+	runs, _ := svc.Store().List(history.Filter{Schedule: "b"})
+	if len(runs) == 0 || runs[0].Status != "skipped" || !strings.Contains(runs[0].Reason, "paused (HALT: test)") {
+		t.Errorf("a start while halted: %+v", runs)
+	}
+	svc.Resume()
+	if _, err := svc.Trigger("a", "manual"); err != nil {
+		t.Errorf("run now after resume: %v", err)
+	}
+	recv(t, fr.started, "a run after resume")
+	close(fr.hold)
+}
+
+func TestBlackoutStartIsRecordedAsSkipped(t *testing.T) {
+	t.Parallel()
+	fr := newFakeRunner()
+	svc, _ := testService(t, fr, nil, "")
+	svc.onFire(schedule.Fire{Schedule: "a", Nominal: time.Now(), Start: time.Now(), Skip: "inside the blackout 2026-12-20 to 2027-01-05"})
+	runs, _ := svc.Store().List(history.Filter{Schedule: "a"})
+	if len(runs) != 1 || runs[0].Status != "skipped" || !strings.Contains(runs[0].Reason, "blackout") {
+		t.Fatalf("runs %+v", runs)
+	}
+	// A run that cannot start is recorded with why, and its log holds it.
+	id, _ := svc.Trigger("b", "manual")
+	r := recorded(t, svc, id)
+	if r.Status != "error" || !strings.Contains(r.Reason, "no container matches") || r.FileHashes["log"] == "" {
+		t.Errorf("run that could not start: %+v", r)
+	}
+}
+
+// TestInterruptedRunIsRecoveredFirst: a run left active by a killed serve is handed
+// to the journal recovery before anything else, and recorded as interrupted.
+func TestInterruptedRunIsRecoveredFirst(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	store, err := history.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Begin(history.Active{ID: "killed-run", Schedule: "a", Experiment: "pause-one", Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	recovered := 0
+	rec := func(ctx context.Context, w io.Writer) error {
+		recovered++
+		fmt.Fprintln(w, "recovered 1 fault(s); nothing of ours is left")
+		return nil
+	}
+	svc, _ := testService(t, newFakeRunner(), rec, dir)
+	if recovered != 1 {
+		t.Fatalf("recover ran %d times, want once before the service started", recovered)
+	}
+	r, err := svc.Store().Get("killed-run")
+	if err != nil || r.Status != "interrupted" || !strings.Contains(r.Reason, "reverted by the journal recovery") {
+		t.Fatalf("the killed run: %+v, %v", r, err)
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, "runs", "killed-run", "log"))
+	if !strings.Contains(string(log), "nothing of ours is left") {
+		t.Errorf("the run's log does not say what the recovery did:\n%s", log)
+	}
+}
+
+func TestRefusesAnEmptyWebhookURL(t *testing.T) {
+	t.Parallel()
+	f := &gameday.File{Server: gameday.Server{DataDir: t.TempDir(), Location: time.UTC},
+		Notifiers: []*gameday.Notifier{{Kind: "webhook", Name: "oncall", URLEnv: "ONCALL_URL", On: []string{"failed"}}}}
+	_, err := New(Config{File: f, Token: testToken, Runner: newFakeRunner(), Getenv: func(string) string { return "" }})
+	if err == nil || !strings.Contains(err.Error(), "ONCALL_URL is empty") {
+		t.Errorf("New with an unset webhook URL: %v", err)
+	}
+}
+
+func TestLoadToken(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "token")
+	if _, err := LoadToken(path); err == nil || !strings.Contains(err.Error(), "openssl rand") {
+		t.Errorf("missing token file: %v", err)
+	}
+	os.WriteFile(path, []byte(testToken+"\n"), 0o644)
+	_, err := LoadToken(path)
+	if err == nil || !strings.Contains(err.Error(), "chmod 600") || strings.Contains(err.Error(), testToken) {
+		t.Errorf("a token file readable by others: %v", err)
+	}
+	os.Chmod(path, 0o600)
+	if tok, err := LoadToken(path); err != nil || tok != testToken {
+		t.Errorf("a good token file: %q, %v", tok, err)
+	}
+	os.WriteFile(path, []byte("short"), 0o600)
+	if _, err := LoadToken(path); err == nil || strings.Contains(err.Error(), "short") {
+		t.Errorf("a short token: %v", err)
+	}
+}
+
+// gauge sums a metric family's values from /metrics.
+func gauge(t *testing.T, svc *Service, name string) float64 {
+	t.Helper()
+	mfs, err := svc.metrics.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			switch {
+			case m.Gauge != nil:
+				sum += m.Gauge.GetValue()
+			case m.Counter != nil:
+				sum += m.Counter.GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 20 * time.Second}
+
+func TestAuth(t *testing.T) {
+	t.Parallel()
+	fr := newFakeRunner()
+	fr.targets["a.hcl"] = []Target{{ID: "c1", Name: "shop-backend-1"}}
+	close(fr.hold)
+	svc, srv := testService(t, fr, nil, "")
+
+	type call struct {
+		path      string
+		api       bool
+		wantOK    int
+		wantState func() bool
+	}
+	calls := []call{
+		{path: "/schedules/a/pause", wantOK: http.StatusSeeOther},
+		{path: "/schedules/a/resume", wantOK: http.StatusSeeOther},
+		{path: "/schedules/b/run", wantOK: http.StatusSeeOther},
+		{path: "/halt", wantOK: http.StatusSeeOther},
+		{path: "/resume", wantOK: http.StatusSeeOther},
+		{path: "/logout", wantOK: http.StatusSeeOther},
+		{path: "/api/schedules/a/pause", api: true, wantOK: http.StatusOK},
+		{path: "/api/schedules/a/resume", api: true, wantOK: http.StatusOK},
+		{path: "/api/schedules/a/trigger", api: true, wantOK: http.StatusAccepted},
+		{path: "/api/halt", api: true, wantOK: http.StatusOK},
+		{path: "/api/resume", api: true, wantOK: http.StatusOK},
+	}
+	post := func(path string, form url.Values, hdr map[string]string) int {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	cookie := sessionCookie + "=" + svc.auth.session
+	csrf := url.Values{"csrf": {svc.auth.csrf}}
+	for _, c := range calls {
+		if got := post(c.path, nil, nil); got != http.StatusUnauthorized {
+			t.Errorf("%s without a token: %d, want 401", c.path, got)
+		}
+		if got := post(c.path, csrf, map[string]string{"Authorization": "Bearer wrong", "Cookie": sessionCookie + "=wrong"}); got != http.StatusUnauthorized {
+			t.Errorf("%s with a wrong token: %d, want 401", c.path, got)
+		}
+		// A cross-site form post carrying the session (as an old browser might) is refused.
+		if got := post(c.path, csrf, map[string]string{"Cookie": cookie, "Authorization": "Bearer " + testToken, "Sec-Fetch-Site": "cross-site"}); got != http.StatusForbidden {
+			t.Errorf("%s cross-site: %d, want 403", c.path, got)
+		}
+		if got := post(c.path, csrf, map[string]string{"Cookie": cookie, "Origin": "https://evil.example"}); got != http.StatusForbidden {
+			t.Errorf("%s from another origin: %d, want 403", c.path, got)
+		}
+		if !c.api {
+			if got := post(c.path, nil, map[string]string{"Cookie": cookie}); got != http.StatusForbidden {
+				t.Errorf("%s with the session but no CSRF token: %d, want 403", c.path, got)
+			}
+			if got := post(c.path, csrf, map[string]string{"Cookie": cookie, "Sec-Fetch-Site": "same-origin"}); got != c.wantOK {
+				t.Errorf("%s logged in: %d, want %d", c.path, got, c.wantOK)
+			}
+		} else {
+			// The API takes the bearer token, not the cookie.
+			if got := post(c.path, nil, map[string]string{"Cookie": cookie}); got != http.StatusUnauthorized {
+				t.Errorf("%s with only the cookie: %d, want 401", c.path, got)
+			}
+			if got := post(c.path, nil, map[string]string{"Authorization": "Bearer " + testToken}); got != c.wantOK {
+				t.Errorf("%s with the bearer token: %d, want %d", c.path, got, c.wantOK)
+			}
+		}
+	}
+	// Logging in: a wrong token is 401; the right one sets an HttpOnly cookie that is
+	// not the token.
+	if got := post("/login", url.Values{"token": {"nope"}}, nil); got != http.StatusUnauthorized {
+		t.Errorf("login with a wrong token: %d", got)
+	}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/login", strings.NewReader(url.Values{"token": {testToken}, "next": {"//evil.example"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	set := resp.Header.Get("Set-Cookie")
+	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(set, "HttpOnly") || !strings.Contains(set, "SameSite=Strict") || strings.Contains(set, testToken) {
+		t.Errorf("login: %d, Set-Cookie %q", resp.StatusCode, set)
+	}
+	if loc := resp.Header.Get("Location"); loc != "/schedules" {
+		t.Errorf("login redirected to %q, want to stay on the server", loc)
+	}
+	// Reads need no token.
+	for _, path := range []string{"/", "/schedules", "/api/runs", "/api/schedules", "/metrics", "/login"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %d", path, resp.StatusCode)
+		}
+	}
+}
+
+// TestHostileTextIsEscaped: names and reasons that come from experiments are text.
+func TestHostileTextIsEscaped(t *testing.T) {
+	t.Parallel()
+	fr := newFakeRunner()
+	fr.name = `<script>alert("x")</script>`
+	fr.targets["a.hcl"] = []Target{{ID: "c1", Name: `<img src=x onerror=alert(1)>`}}
+	close(fr.hold)
+	svc, srv := testService(t, fr, nil, "")
+	id, _ := svc.Trigger("a", "manual")
+	recorded(t, svc, id)
+	for _, path := range []string{"/", "/runs/" + id, "/experiments/" + url.PathEscape(fr.name)} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s: %d", path, resp.StatusCode)
+		}
+		if strings.Contains(string(body), "<script>") || strings.Contains(string(body), "<img src=x") {
+			t.Errorf("GET %s: hostile text reached the page as markup", path)
+		}
+		if !strings.Contains(string(body), "&lt;script&gt;") {
+			t.Errorf("GET %s: the hostile name is not shown as text", path)
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+			t.Errorf("GET %s: CSP %q", path, csp)
+		}
+	}
+}
