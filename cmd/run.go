@@ -180,6 +180,9 @@ type runRequest struct {
 	RunID    string
 	// OutDir, when set, must be writable before anything is touched.
 	OutDir string
+	// Claim, when set, is told the containers as soon as they are resolved; its error
+	// ends the preparation (serve: two of its runs never share a container).
+	Claim func([]faults.Target) error
 }
 
 // preparedRun is an experiment loaded, planned and through the first preflight (Docker,
@@ -258,6 +261,11 @@ func (p *preparedRun) prepare(env *Env, req runRequest) error {
 			return exitf(result.ExitPreflight, "preflight: %s\nthat may be why a target does not resolve: %w", lead, err)
 		}
 		return withExitCode(fmt.Errorf("preflight: resolve targets: %w", err), result.ExitPreflight)
+	}
+	if req.Claim != nil {
+		if err := req.Claim(p.targets()); err != nil {
+			return err
+		}
 	}
 	// The claim is published before it is checked: of two runs that start together on
 	// one container, at least one sees the other.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/faultline/faultline/experiments/runner"
 	"github.com/faultline/faultline/experiments/watchdog"
+	"github.com/faultline/faultline/faults"
 	"github.com/faultline/faultline/result"
 	"github.com/faultline/faultline/serve"
 	"github.com/faultline/faultline/serve/gameday"
@@ -205,8 +206,15 @@ type cmdRunner struct {
 }
 
 func (c *cmdRunner) Prepare(ctx context.Context, req serve.Request) (serve.Prepared, error) {
+	claim := func(ts []faults.Target) error {
+		var out []serve.Target
+		for _, t := range ts {
+			out = append(out, serve.Target{ID: t.ID, Name: t.Name})
+		}
+		return req.Claim(out)
+	}
 	p, err := prepareRun(subEnv(c.env, ctx, req.Log), runRequest{File: req.Experiment, Flags: experimentFlags{Vars: req.Vars},
-		StateDir: c.stateDir, Lease: watchdog.DefaultLease, RunID: req.RunID})
+		StateDir: c.stateDir, Lease: watchdog.DefaultLease, RunID: req.RunID, Claim: claim})
 	if err != nil {
 		var quiet silentExit
 		if errors.As(err, &quiet) {

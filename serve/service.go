@@ -47,7 +47,16 @@ type Request struct {
 	Vars       []string
 	// Log receives the run's diagnostics and log lines.
 	Log io.Writer
+	// Claim must be called with the run's containers as soon as they are resolved,
+	// before anything else claims or touches them; its error ends the preparation and
+	// must be returned as it is.
+	Claim func([]Target) error
 }
+
+// skipError is a Claim's refusal: the run is recorded as skipped with the reason.
+type skipError struct{ reason string }
+
+func (e *skipError) Error() string { return e.reason }
 
 // Target is a container a run touches.
 type Target struct{ ID, Name string }
@@ -384,8 +393,42 @@ func (s *Service) execute(sc *gameday.Schedule, r history.Run) {
 		s.finished(&r, res)
 	}
 
-	p, err := s.cfg.Runner.Prepare(ctx, Request{RunID: r.ID, Experiment: sc.Experiment, Vars: sc.VarFlags(), Log: logw})
-	if err != nil {
+	// Two runs never touch the same container at once: the run claims its containers
+	// as soon as they are resolved, before its journal claims them, so that of two
+	// runs due together the second is skipped here with the names, not refused later.
+	claim := func(targets []Target) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.halted != "" {
+			return &skipError{"halted before it started (" + s.halted + ")"}
+		}
+		var busy []string
+		others := map[string]bool{}
+		for _, t := range targets {
+			if owner, ok := s.busy[t.ID]; ok {
+				busy = append(busy, t.Name)
+				others[owner] = true
+			}
+		}
+		if len(busy) > 0 {
+			sort.Strings(busy)
+			return &skipError{fmt.Sprintf("targets busy: %s (in run %s)", strings.Join(busy, ", "), strings.Join(sortedSet(others), ", "))}
+		}
+		for _, t := range targets {
+			s.busy[t.ID] = r.ID
+		}
+		run.targets = targets
+		return nil
+	}
+	p, err := s.cfg.Runner.Prepare(ctx, Request{RunID: r.ID, Experiment: sc.Experiment, Vars: sc.VarFlags(), Log: logw, Claim: claim})
+	var skipped *skipError
+	switch {
+	case errors.As(err, &skipped):
+		r.Status, r.Reason, r.Ended = history.StatusSkipped, skipped.reason, time.Now()
+		fmt.Fprintln(logw, r.Reason)
+		finish(nil)
+		return
+	case err != nil:
 		fmt.Fprintf(logw, "could not start: %v\n", err)
 		r.Status, r.Reason, r.Ended, r.ExitCode = string(result.StatusError), "could not start: "+err.Error(), time.Now(), exitCode(err)
 		finish(nil)
@@ -393,44 +436,21 @@ func (s *Service) execute(sc *gameday.Schedule, r history.Run) {
 	}
 	defer p.Close()
 	r.Experiment = p.Experiment()
+	s.mu.Lock()
 	run.experiment = r.Experiment
-	targets := p.Targets()
-	for _, t := range targets {
+	s.mu.Unlock()
+	for _, t := range p.Targets() {
 		r.Targets = append(r.Targets, t.Name)
 	}
 	sort.Strings(r.Targets)
-
-	// Two runs never touch the same container at once; HALT may have come meanwhile.
-	s.mu.Lock()
-	var busy []string
-	others := map[string]bool{}
-	for _, t := range targets {
-		if owner, ok := s.busy[t.ID]; ok {
-			busy = append(busy, t.Name)
-			others[owner] = true
+	if run.targets == nil {
+		// A Runner that never called Claim: claim now.
+		if err := claim(p.Targets()); errors.As(err, &skipped) {
+			r.Status, r.Reason, r.Ended = history.StatusSkipped, skipped.reason, time.Now()
+			fmt.Fprintln(logw, r.Reason)
+			finish(nil)
+			return
 		}
-	}
-	halted := s.halted
-	if len(busy) == 0 && halted == "" {
-		for _, t := range targets {
-			s.busy[t.ID] = r.ID
-		}
-		run.targets = targets
-	}
-	s.mu.Unlock()
-	switch {
-	case halted != "":
-		r.Status, r.Reason, r.Ended = history.StatusSkipped, "halted before it started ("+halted+")", time.Now()
-		fmt.Fprintln(logw, r.Reason)
-		finish(nil)
-		return
-	case len(busy) > 0:
-		sort.Strings(busy)
-		r.Status, r.Ended = history.StatusSkipped, time.Now()
-		r.Reason = fmt.Sprintf("targets busy: %s (in run %s)", strings.Join(busy, ", "), strings.Join(sortedSet(others), ", "))
-		fmt.Fprintln(logw, r.Reason)
-		finish(nil)
-		return
 	}
 
 	res, err := p.Run(ctx, run.skip, func(ev result.Event) { s.onEvent(run, ev) })

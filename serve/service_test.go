@@ -47,6 +47,9 @@ func (f *fakeRunner) Prepare(ctx context.Context, req Request) (Prepared, error)
 		fmt.Fprintln(req.Log, "no such experiment")
 		return nil, errors.New("preflight: no container matches")
 	}
+	if err := req.Claim(ts); err != nil {
+		return nil, err
+	}
 	return &fakePrepared{f: f, id: req.RunID, targets: ts, name: f.name}, nil
 }
 
