@@ -167,6 +167,8 @@ func (r *run) decide() {
 			failedChecks++
 		}
 	}
+	markLostChecks(res)
+	lost := unreapplied(res)
 	switch {
 	case r.revertFailed > 0:
 		reason := fmt.Sprintf("%d revert(s) failed: the system may still be faulted; run `faultline recover`", r.revertFailed)
@@ -176,6 +178,14 @@ func (r *run) decide() {
 		res.Status, res.Reason, res.ExitCode = result.StatusError, reason, result.ExitRevertFailed
 	case res.Status == result.StatusAborted || res.Status == result.StatusInterrupted || res.Status == result.StatusError:
 		res.ExitCode = result.ExitAborted
+	case len(lost) > 0:
+		// A run is never green without its faults: one that was lost and not applied
+		// again fails the run, whatever the checks say.
+		res.Status, res.ExitCode = result.StatusFailed, result.ExitCheckFailed
+		res.Reason = lostReason(res, lost)
+		if failedChecks > 0 {
+			res.Reason += fmt.Sprintf("; and %d of %d checks failed", failedChecks, len(res.Checks))
+		}
 	case failedChecks > 0:
 		res.Status, res.ExitCode = result.StatusFailed, result.ExitCheckFailed
 		res.Reason = fmt.Sprintf("%d of %d checks failed", failedChecks, len(res.Checks))
