@@ -72,6 +72,9 @@ func TestLostFaultIsReportedAndFailsTheRun(t *testing.T) {
 		if c := checkByName(res, "during"); !c.FaultLost || !c.Passed || !strings.Contains(c.Reason, "not applied again") {
 			t.Errorf("check of the fault phase: lost %v passed %v reason %q; want flagged, still passed, saying so", c.FaultLost, c.Passed, c.Reason)
 		}
+		if _, ok := res.Score.Known(); ok || !strings.Contains(res.Score.Reason, "lost") {
+			t.Errorf("score %+v; want none, saying a fault was lost", res.Score)
+		}
 		if c := checkByName(res, "before"); c.FaultLost || strings.Contains(c.Reason, "lost") {
 			t.Errorf("baseline check flagged: %q", c.Reason)
 		}
@@ -111,6 +114,9 @@ func TestLostFaultIsReappliedWithReapply(t *testing.T) {
 			if got := ops[[]int{2, 3, 5, 7, 8}[i]].At.Sub(t0); got != want*time.Second {
 				t.Errorf("op %s at +%s, want +%ss", ops[[]int{2, 3, 5, 7, 8}[i]].What, got, want)
 			}
+		}
+		if _, ok := res.Score.Known(); !ok {
+			t.Errorf("score %+v; want one: the fault was applied again", res.Score)
 		}
 		if len(res.LostFaults) != 1 || !res.LostFaults[0].Reapplied() {
 			t.Fatalf("lost faults %+v, want one, reapplied", res.LostFaults)

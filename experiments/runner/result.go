@@ -192,9 +192,12 @@ func (r *run) decide() {
 	default:
 		res.Status, res.ExitCode = result.StatusPassed, result.ExitPassed
 	}
-	if res.Status != result.StatusPassed && res.Status != result.StatusFailed {
+	switch {
+	case res.Status != result.StatusPassed && res.Status != result.StatusFailed:
 		// The plan did not run to its end: what the checks saw is not the experiment's answer.
 		res.Score.Withhold("the run was " + string(res.Status) + ", so its checks do not measure the experiment")
+	case len(lost) > 0:
+		res.Score.Withhold("a fault was lost during its hold and not applied again, so its checks do not measure the experiment")
 	}
 	r.log.Info("run ended", "status", res.Status, "reason", res.Reason, "exit_code", res.ExitCode, "score", res.Score.Text(fmtScore))
 }

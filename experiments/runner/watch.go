@@ -87,7 +87,9 @@ func (w *watcher) step(harm context.Context) {
 	}
 	r.sem <- struct{}{}
 	vctx, cancel := context.WithTimeout(harm, readBackTimeout)
+	done := r.bounded("read-back", readBackTimeout)
 	v, err := w.action.Verify(vctx)
+	done()
 	cancel()
 	<-r.sem
 	switch {
@@ -192,7 +194,9 @@ func (w *watcher) reapply(harm context.Context) {
 	if rec.Fault == "" {
 		rec.Fault = in.Fault.Name
 	}
+	done := r.bounded("journal write", journalWriteBound)
 	id, err := r.cfg.Journal.Append(rec)
+	done()
 	if err != nil {
 		<-r.sem
 		release(fresh)
@@ -206,9 +210,9 @@ func (w *watcher) reapply(harm context.Context) {
 	applyErr := fresh.Apply(harm)
 	<-r.sem
 	ev.Actual = r.clock.Now()
-	done := fresh.Record()
-	done.Fault = rec.Fault
-	r.journalPhase(id, done, done.Phase, ev.Actual)
+	applied := fresh.Record()
+	applied.Fault = rec.Fault
+	r.journalPhase(id, applied, applied.Phase, ev.Actual)
 	if applyErr == nil {
 		vctx, cancel := context.WithTimeout(harm, readBackTimeout)
 		v, verr := fresh.Verify(vctx)
