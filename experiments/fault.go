@@ -14,7 +14,7 @@ import (
 
 // CommonFaultAttributes are the attributes every fault block takes besides its kind's
 // parameters.
-var CommonFaultAttributes = []string{"target", "start", "duration", "every", "times"}
+var CommonFaultAttributes = []string{"target", "start", "duration", "every", "times", "reapply"}
 
 // MaxRepeats bounds times: a plan lists every repeat, and more than this is a mistake.
 const MaxRepeats = 10000
@@ -26,7 +26,7 @@ func durationOptional(k faults.Kind) bool { return k.Name == "kill" }
 func faultSchema(k faults.Kind, known bool) *hcl.BodySchema {
 	s := &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "target", Required: true}, {Name: "start"}, {Name: "duration"},
-		{Name: "every"}, {Name: "times"},
+		{Name: "every"}, {Name: "times"}, {Name: "reapply"},
 	}}
 	if known {
 		for _, p := range k.Params {
@@ -142,6 +142,18 @@ func (l *loader) decodeFaultBlock(b *hcl.Block, exp *Experiment) (*FaultSpec, hc
 	}
 	if f.Times > 1 && f.Every > 0 && time.Duration(f.Times-1) > math.MaxInt64/f.Every {
 		diags = append(diags, rangeError(timesAttr.Expr.Range(), "Repeat too long", "times × every is longer than any experiment can run."))
+	}
+
+	if attr, ok := a["reapply"]; ok {
+		if v, ok, more := l.boolean(attr); ok {
+			f.Reapply = v
+			if v && known && !hasDuration {
+				diags = append(diags, attrError(attr, "Nothing to reapply",
+					fmt.Sprintf("A %s fault without a duration holds nothing that could be lost during a hold; remove reapply.", kind.Name)))
+			}
+		} else {
+			diags = append(diags, more...)
+		}
 	}
 
 	if known {

@@ -144,9 +144,12 @@ type FaultSpec struct {
 	Duration time.Duration
 	// Every and Times repeat the fault: Times injections, one every Every, each holding
 	// for Duration. Times 0 means once (no repeat).
-	Every  time.Duration
-	Times  int
-	Params faults.Params
+	Every time.Duration
+	Times int
+	// Reapply makes the runner prepare and apply the fault again when it is lost
+	// during its hold (its read-back no longer finds it); false only reports the loss.
+	Reapply bool
+	Params  faults.Params
 	// ParamRanges points at each parameter's attribute, for errors found later.
 	ParamRanges map[string]hcl.Range
 	DeclRange   hcl.Range

@@ -151,11 +151,11 @@ func TestParamsHaveRegistryTypes(t *testing.T) {
 	for _, f := range exp.Faults {
 		switch f.Name {
 		case "flap":
-			if f.Params.Duration("grace") != 0 || !f.Params.Has("grace") || f.Times != 5 || f.Every != 10*time.Second {
+			if f.Params.Duration("grace") != 0 || !f.Params.Has("grace") || f.Times != 5 || f.Every != 10*time.Second || !f.Reapply {
 				t.Errorf("flap = %+v", f)
 			}
 		case "sighup":
-			if f.Params.String("signal") != "SIGHUP" || f.Params.Bool("restore") || f.Duration != 0 {
+			if f.Params.String("signal") != "SIGHUP" || f.Params.Bool("restore") || f.Duration != 0 || f.Reapply {
 				t.Errorf("sighup = %+v", f)
 			}
 		case "term_by_name":

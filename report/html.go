@@ -39,6 +39,8 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"impactAt": impactAtText,
 	"band":     bandText,
 	"status":   statusWord,
+	"evType":   eventType,
+	"lost":     lostOutcome,
 	"utc":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
 	"dur":      func(a, b time.Time) string { return b.Sub(a).Round(time.Millisecond).String() },
 }).Parse(htmlTemplateText))

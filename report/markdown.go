@@ -47,7 +47,20 @@ func renderMarkdown(out io.Writer, r *result.Result) error {
 			if c.RecoverWithinSeconds > 0 {
 				res += "; back after " + optSecs(c.RecoveredAfterSeconds, "never")
 			}
-			w.printf("| %s | %s | %s | %s | %s |\n", md(c.Name), verdictIcon[c.Verdict], md(c.Condition), res, ev)
+			verdict := verdictIcon[c.Verdict]
+			if c.FaultLost {
+				verdict += ", ⚠️ fault lost"
+			}
+			w.printf("| %s | %s | %s | %s | %s |\n", md(c.Name), verdict, md(c.Condition), res, ev)
+		}
+		w.printf("\n")
+	}
+
+	if len(r.LostFaults) > 0 {
+		w.printf("### Lost faults\n\nRead back during their hold and not found:\n\n| detected | fault | target | last seen | found | outcome |\n|---|---|---|---|---|---|\n")
+		for _, l := range r.LostFaults {
+			w.printf("| %s | %s (%s) | %s | %s | %s | %s |\n", offset(r, l.DetectedAt), md(l.Fault), md(l.Kind), md(l.Target.Name),
+				offset(r, l.LastSeenAt), md(l.Found), md(lostOutcome(r, l)))
 		}
 		w.printf("\n")
 	}
@@ -96,7 +109,7 @@ func renderMarkdown(out io.Writer, r *result.Result) error {
 			case e.Error != "":
 				status = "error: " + md(e.Error)
 			}
-			w.printf("| %s | %s | %s (%s) | %s | %s | %s |\n", offset(r, e.Actual), e.Type, md(e.Fault), md(e.Kind), md(e.Target.Name), offset(r, e.Planned), status)
+			w.printf("| %s | %s | %s (%s) | %s | %s | %s |\n", offset(r, e.Actual), eventType(e), md(e.Fault), md(e.Kind), md(e.Target.Name), offset(r, e.Planned), status)
 		}
 		w.printf("\n")
 	}

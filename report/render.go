@@ -107,6 +107,27 @@ func clock(t time.Time) string { return t.UTC().Format("15:04:05.000") }
 
 func statusWord(r *result.Result) string { return strings.ToUpper(string(r.Status)) }
 
+// eventType names an event's type, marking the injection that applied a lost fault again.
+func eventType(e result.Event) string {
+	if e.Reapply {
+		return e.Type + " (reapply)"
+	}
+	return e.Type
+}
+
+// lostOutcome says what became of a lost fault: applied again, or not and why.
+func lostOutcome(r *result.Result, l result.LostFault) string {
+	switch {
+	case l.Reapplied():
+		return "applied again at " + offset(r, *l.ReappliedAt)
+	case l.ReapplyError != "":
+		return "not applied again: " + l.ReapplyError
+	case l.Reapply:
+		return "not applied again before the end of its hold"
+	}
+	return "not applied again (reapply = false)"
+}
+
 type phaseSpan struct {
 	Name       string
 	Start, End time.Time

@@ -71,8 +71,19 @@ func renderText(out io.Writer, r *result.Result) error {
 				status = "ERROR: " + oneLine(e.Error)
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s (%s)\t%s %s\tplanned %s, late %s\t%s\n",
-				offset(r, e.Actual), e.Type, oneLine(e.Fault), e.Kind, oneLine(e.Target.Name), shortID(e.Target.ID),
+				offset(r, e.Actual), eventType(e), oneLine(e.Fault), e.Kind, oneLine(e.Target.Name), shortID(e.Target.ID),
 				offset(r, e.Planned), e.Actual.Sub(e.Planned).Round(1e6), status)
+		}
+		tw.Flush()
+	}
+
+	if len(r.LostFaults) > 0 {
+		w.printf("\nLost faults (read back during the hold and not found)\n")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, l := range r.LostFaults {
+			fmt.Fprintf(tw, "  %s\t%s (%s)\t%s %s\tlast seen %s\t%s\n", offset(r, l.DetectedAt), oneLine(l.Fault), oneLine(l.Kind),
+				oneLine(l.Target.Name), shortID(l.Target.ID), offset(r, l.LastSeenAt), oneLine(lostOutcome(r, l)))
+			fmt.Fprintf(tw, "  \tfound: %s\n", oneLine(l.Found))
 		}
 		tw.Flush()
 	}
@@ -82,7 +93,11 @@ func renderText(out io.Writer, r *result.Result) error {
 		w.printf("  (none)\n")
 	}
 	for _, c := range r.Checks {
-		w.printf("  %s  %s: %s\n", strings.ToUpper(c.Verdict), oneLine(c.Name), oneLine(c.Condition))
+		lost := ""
+		if c.FaultLost {
+			lost = " [fault lost]"
+		}
+		w.printf("  %s%s  %s: %s\n", strings.ToUpper(c.Verdict), lost, oneLine(c.Name), oneLine(c.Condition))
 		w.printf("        %s", oneLine(c.Reason))
 		if c.RecoverWithinSeconds > 0 {
 			w.printf("; back in bounds after %s", optSecs(c.RecoveredAfterSeconds, "never"))

@@ -39,8 +39,25 @@ func (r *Result) Redact(secrets []string) {
 	str(&e.Description)
 	e.Labels, e.Variables = strs(e.Labels), strs(e.Variables)
 	str(&r.Reason)
+	verification := func(v *Verification) {
+		if v == nil {
+			return
+		}
+		for i := range v.Checks {
+			str(&v.Checks[i].What)
+			str(&v.Checks[i].Want)
+			str(&v.Checks[i].Found)
+		}
+	}
 	for i := range r.Events {
 		str(&r.Events[i].Error)
+		verification(r.Events[i].Verification)
+	}
+	for i := range r.LostFaults {
+		l := &r.LostFaults[i]
+		str(&l.Found)
+		str(&l.ReapplyError)
+		verification(l.Verification)
 	}
 	for i := range r.Metrics {
 		m := &r.Metrics[i]

@@ -63,6 +63,11 @@ type Result struct {
 	Targets map[string][]Target `json:"targets,omitempty"`
 	// Events lists every injection and revert as it happened, in time order.
 	Events []Event `json:"events,omitempty"`
+	// LostFaults lists every fault that stopped reading back from the system during
+	// its hold (unpaused by someone, its qdisc or route deleted, the container
+	// restarted into a new network namespace), in the order they were found. Absent
+	// when none was, and in results of earlier versions.
+	LostFaults []LostFault `json:"lost_faults,omitempty"`
 	// Metrics holds, per metric block, its series, statistics and impact.
 	Metrics []Metric `json:"metrics,omitempty"`
 	// Checks holds one verdict per check block, in file order.
@@ -150,7 +155,43 @@ type Event struct {
 	// nothing of it was left. Absent in dry runs, when the action failed before it,
 	// and in results of earlier versions.
 	Verification *Verification `json:"verification,omitempty"`
+	// Reapply is set on the injection that applies a lost fault again during its hold
+	// (see LostFault); the revert of what was left of the lost fault comes just before
+	// it, planned at that moment.
+	Reapply bool `json:"reapply,omitempty"`
 }
+
+// LostFault is one fault on one container that read back as injected after its Apply
+// and stopped doing so during its hold.
+type LostFault struct {
+	// Fault is the fault block's name; Kind its kind; Repeat as in PlannedInjection.
+	Fault  string `json:"fault"`
+	Kind   string `json:"kind"`
+	Repeat int    `json:"repeat"`
+	// Target is the container the fault was lost on.
+	Target EventTarget `json:"target"`
+	// LastSeenAt is the last read-back that found the fault in place; DetectedAt the
+	// first one that did not. The fault was lost between the two (at most one step).
+	LastSeenAt time.Time `json:"last_seen_at"`
+	DetectedAt time.Time `json:"detected_at"`
+	// Found says what that read-back found instead of the fault.
+	Found string `json:"found"`
+	// Verification is that read-back, check by check (absent when the target could not
+	// be read at all, as when its network namespace is gone).
+	Verification *Verification `json:"verification,omitempty"`
+	// Reapply is the fault block's reapply attribute. ReappliedAt is when the fault,
+	// prepared and applied again, read back as injected; ReapplyError says why it did
+	// not (the last attempt's error) when it never did.
+	Reapply      bool       `json:"reapply,omitempty"`
+	ReappliedAt  *time.Time `json:"reapplied_at,omitempty"`
+	ReapplyError string     `json:"reapply_error,omitempty"`
+	// Until is the end of the time without the fault: ReappliedAt, or the end of the
+	// hold when it was not applied again.
+	Until time.Time `json:"until"`
+}
+
+// Reapplied reports whether the lost fault was applied again.
+func (l LostFault) Reapplied() bool { return l.ReappliedAt != nil }
 
 // Verification is one read-back of a fault from the system.
 type Verification struct {
@@ -331,6 +372,9 @@ type CheckResult struct {
 	RecoveredAfterSeconds *float64 `json:"recovered_after_seconds,omitempty"`
 	// Credit is this check's share of the score, in [0,1] (see docs/scoring.md).
 	Credit float64 `json:"credit"`
+	// FaultLost is set when a fault was lost (see LostFault) during one of the check's
+	// phases: the verdict was reached on less than the planned fault, and Reason says so.
+	FaultLost bool `json:"fault_lost,omitempty"`
 }
 
 // Evidence is one value a check looked at.

@@ -76,16 +76,52 @@ type fakeFault struct {
 	// notInjected makes the read-back after Apply find the fault missing, by target;
 	// notClean the read-back after Revert find it still there.
 	notInjected, notClean map[string]bool
+	// actions are the prepared actions by target, in order; verifies counts the
+	// read-backs of applied actions by target.
+	actions  map[string][]*fakeAction
+	verifies map[string]int
+}
+
+// lose makes the latest action on target lose its fault, as someone undoing it by
+// hand would (its read-back finds it missing), or, with gone, as a restart into a new
+// network namespace would (its namespace is gone: ErrTargetGone).
+func (f *fakeFault) lose(target string, gone bool) {
+	f.mu.Lock()
+	as := f.actions[target]
+	f.mu.Unlock()
+	a := as[len(as)-1]
+	a.mu.Lock()
+	a.lostFault, a.gone = true, gone
+	a.mu.Unlock()
+}
+
+func (f *fakeFault) setPrepareErr(target string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.prepareErr[target] = err
+}
+
+func (f *fakeFault) verifyCount(target string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.verifies[target]
 }
 
 func (f *fakeFault) Kind() string { return f.kind }
 
 func (f *fakeFault) Prepare(_ context.Context, t faults.Target) (faults.Action, error) {
 	f.log.add("prepare", f.name, t.Name)
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if err := f.prepareErr[t.Name]; err != nil {
 		return nil, err
 	}
-	return &fakeAction{f: f, target: t}, nil
+	a := &fakeAction{f: f, target: t}
+	if f.actions == nil {
+		f.actions, f.verifies = map[string][]*fakeAction{}, map[string]int{}
+	}
+	f.actions[t.Name] = append(f.actions[t.Name], a)
+	return a, nil
 }
 
 type fakeAction struct {
@@ -95,6 +131,8 @@ type fakeAction struct {
 	phase  string
 	// reverted is set by a Revert that returned nil.
 	reverted bool
+	// lostFault and gone are set by fakeFault.lose.
+	lostFault, gone bool
 }
 
 func (a *fakeAction) Apply(ctx context.Context) error {
@@ -113,7 +151,13 @@ func (a *fakeAction) Verify(ctx context.Context) (faults.Verification, error) {
 		v.Add(a.target.Name, "clean", "clean", !a.f.notClean[a.target.Name])
 		return v, v.Mismatch(faults.ErrNotClean)
 	}
-	ok := !a.f.notInjected[a.target.Name]
+	a.f.mu.Lock()
+	a.f.verifies[a.target.Name]++
+	a.f.mu.Unlock()
+	if a.gone {
+		return v, fmt.Errorf("PID 1 is no longer in network namespace 1 (the container restarted): %w", faults.ErrTargetGone)
+	}
+	ok := !a.f.notInjected[a.target.Name] && !a.lostFault
 	found := "injected"
 	if !ok {
 		found = "missing"
@@ -128,6 +172,12 @@ func (a *fakeAction) Revert(ctx context.Context) error {
 	}
 	time.Sleep(a.f.revertTakes) // a slow revert is the thing under test (virtual time in synctest)
 	a.f.log.add("revert", a.f.name, a.target.Name)
+	a.mu.Lock()
+	gone := a.gone
+	a.mu.Unlock()
+	if gone {
+		return fmt.Errorf("nothing to revert: %w", faults.ErrTargetGone)
+	}
 	a.f.mu.Lock()
 	defer a.f.mu.Unlock()
 	errs := a.f.revertErrs[a.target.Name]

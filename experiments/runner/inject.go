@@ -194,13 +194,22 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 	}
 	r.addEvent(ev)
 
-	// Hold until the planned end; an early stop reverts at once. Even a failed Apply
-	// is reverted: it may have changed something before failing.
-	_ = r.clock.SleepUntil(harm, plannedEnd)
-	r.revertOne(harm, in, t, action, id, plannedEnd, label)
+	// Hold until the planned end, reading the fault back every step (watch.go); an
+	// early stop reverts at once. Even a failed Apply is reverted: it may have changed
+	// something before failing.
+	watch := applyErr == nil && !r.cfg.DryRun && ev.Verification != nil
+	var seen time.Time
+	if watch {
+		seen = ev.Verification.At
+	}
+	if action, id = r.hold(harm, in, t, action, id, watch, seen, label); action != nil {
+		r.revertOne(harm, in, t, action, id, plannedEnd, label)
+	}
 }
 
-func (r *run) revertOne(ctx context.Context, in experiments.Injection, t faults.Target, action faults.Action, id int, planned time.Time, label string) {
+// revertOne reverts one action and journals it; the error is nil when it read back
+// clean or its target is gone.
+func (r *run) revertOne(ctx context.Context, in experiments.Injection, t faults.Target, action faults.Action, id int, planned time.Time, label string) error {
 	ev := result.Event{Type: result.EventRevert, Fault: in.Fault.Name, Kind: in.Fault.Kind, Repeat: in.Repeat,
 		Target: result.EventTarget{Name: t.Name, ID: t.ID}, Planned: planned}
 	r.sem <- struct{}{}
@@ -242,7 +251,7 @@ func (r *run) revertOne(ctx context.Context, in experiments.Injection, t faults.
 		r.mu.Unlock()
 		r.log.Error("revert failed: the journal keeps it for `faultline recover`", "fault", in.Fault.Name, "target", t.Name, "error", err)
 		r.addEvent(ev)
-		return
+		return err
 	}
 	if r.cfg.Journal != nil {
 		done := r.bounded("journal write", journalWriteBound)
@@ -255,6 +264,7 @@ func (r *run) revertOne(ctx context.Context, in experiments.Injection, t faults.
 		}
 	}
 	r.addEvent(ev)
+	return nil
 }
 
 // revert reverts on a context that survives the run's cancellation, bounded by

@@ -167,6 +167,8 @@ func (r *run) decide() {
 			failedChecks++
 		}
 	}
+	markLostChecks(res)
+	lost := unreapplied(res)
 	switch {
 	case r.revertFailed > 0:
 		reason := fmt.Sprintf("%d revert(s) failed: the system may still be faulted; run `faultline recover`", r.revertFailed)
@@ -176,15 +178,26 @@ func (r *run) decide() {
 		res.Status, res.Reason, res.ExitCode = result.StatusError, reason, result.ExitRevertFailed
 	case res.Status == result.StatusAborted || res.Status == result.StatusInterrupted || res.Status == result.StatusError:
 		res.ExitCode = result.ExitAborted
+	case len(lost) > 0:
+		// A run is never green without its faults: one that was lost and not applied
+		// again fails the run, whatever the checks say.
+		res.Status, res.ExitCode = result.StatusFailed, result.ExitCheckFailed
+		res.Reason = lostReason(res, lost)
+		if failedChecks > 0 {
+			res.Reason += fmt.Sprintf("; and %d of %d checks failed", failedChecks, len(res.Checks))
+		}
 	case failedChecks > 0:
 		res.Status, res.ExitCode = result.StatusFailed, result.ExitCheckFailed
 		res.Reason = fmt.Sprintf("%d of %d checks failed", failedChecks, len(res.Checks))
 	default:
 		res.Status, res.ExitCode = result.StatusPassed, result.ExitPassed
 	}
-	if res.Status != result.StatusPassed && res.Status != result.StatusFailed {
+	switch {
+	case res.Status != result.StatusPassed && res.Status != result.StatusFailed:
 		// The plan did not run to its end: what the checks saw is not the experiment's answer.
 		res.Score.Withhold("the run was " + string(res.Status) + ", so its checks do not measure the experiment")
+	case len(lost) > 0:
+		res.Score.Withhold("a fault was lost during its hold and not applied again, so its checks do not measure the experiment")
 	}
 	r.log.Info("run ended", "status", res.Status, "reason", res.Reason, "exit_code", res.ExitCode, "score", res.Score.Text(fmtScore))
 }

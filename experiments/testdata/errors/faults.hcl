@@ -181,3 +181,14 @@ fault "delay" "bad name" { # ERROR: Invalid fault name
   duration = "10s"
   latency  = "10ms"
 }
+
+fault "restart" "reapplied_instant" {
+  target  = target.db
+  reapply = true # ERROR: Nothing to reapply
+}
+
+fault "pause" "reapply_word" {
+  target   = target.db
+  duration = "10s"
+  reapply  = "always" # ERROR: Invalid value for reapply
+}

@@ -14,6 +14,7 @@ fault "stop" "flap" {
   every    = "10s"
   times    = 5
   grace    = "0s"
+  reapply  = true
 }
 
 fault "kill" "sighup" {
