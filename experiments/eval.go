@@ -282,3 +282,54 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(rb)]
 }
+
+// strInto reads a string attribute, adding its diagnostics to diags.
+func (l *loader) strInto(diags *hcl.Diagnostics, attr *hcl.Attribute) string {
+	s, _, d := l.str(attr)
+	*diags = append(*diags, d...)
+	return s
+}
+
+func (l *loader) stringMapInto(diags hcl.Diagnostics, attr *hcl.Attribute) (map[string]string, bool, hcl.Diagnostics) {
+	m, ok, d := l.stringMap(attr)
+	return m, ok, append(diags, d...)
+}
+
+func (l *loader) referenceInto(diags hcl.Diagnostics, attr *hcl.Attribute, kind string, declared map[string]hcl.Range) (string, bool, hcl.Diagnostics) {
+	s, ok, d := l.reference(attr, kind, declared)
+	return s, ok, append(diags, d...)
+}
+
+func hasAny(attrs hcl.Attributes, names ...string) bool {
+	for _, n := range names {
+		if _, ok := attrs[n]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+// sortedAttributes orders attributes as written in the file, for stable diagnostics.
+func sortedAttributes(attrs hcl.Attributes) []*hcl.Attribute {
+	out := make([]*hcl.Attribute, 0, len(attrs))
+	for _, a := range attrs {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].NameRange, out[j].NameRange
+		if a.Start.Byte != b.Start.Byte {
+			return a.Start.Byte < b.Start.Byte
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
