@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -175,7 +176,11 @@ func (v *variable) setRaw(raw, source string) hcl.Diagnostics {
 			return hcl.Diagnostics{numberOutOfRange(v.declRange)}
 		}
 	} else {
-		expr, diags := hclsyntax.ParseExpression([]byte(raw), "<value for var."+v.name+">", hcl.InitialPos)
+		name := "<value for var." + v.name + ">"
+		if diags := checkExpressionNesting([]byte(raw), name); diags.HasErrors() {
+			return diags
+		}
+		expr, diags := hclsyntax.ParseExpression([]byte(raw), name, hcl.InitialPos)
 		if diags.HasErrors() {
 			return diags
 		}
@@ -203,12 +208,18 @@ func (v *variable) setRaw(raw, source string) hcl.Diagnostics {
 
 func (l *loader) applyVarFile(path string, declared map[string]*variable) hcl.Diagnostics {
 	src, err := l.opts.ReadFile(path)
+	if big := (*tooLargeError)(nil); errors.As(err, &big) {
+		return hcl.Diagnostics{tooLarge(path, "variables file", big.size)}
+	}
 	if err != nil {
 		return hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Cannot read variables file",
 			Detail:   fmt.Sprintf("%v. Check the -var-file path.", err),
 		}}
+	}
+	if diags := checkSource(path, "variables file", src); diags.HasErrors() {
+		return diags
 	}
 	file, diags := l.parser.ParseHCL(src, path)
 	if diags.HasErrors() {

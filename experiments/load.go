@@ -1,9 +1,9 @@
 package experiments
 
 import (
+	"errors"
 	"fmt"
 	"math/big"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -43,10 +43,14 @@ type Sources map[string]*hcl.File
 func Load(path string, opts LoadOptions) (*Experiment, Sources, hcl.Diagnostics) {
 	read := opts.ReadFile
 	if read == nil {
-		read = os.ReadFile
+		read = readLimited
 	}
 	src, err := read(path)
 	if err != nil {
+		var big *tooLargeError
+		if errors.As(err, &big) {
+			return nil, Sources{}, hcl.Diagnostics{tooLarge(path, "experiment file", big.size)}
+		}
 		return nil, Sources{}, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Cannot read experiment file",
@@ -57,9 +61,18 @@ func Load(path string, opts LoadOptions) (*Experiment, Sources, hcl.Diagnostics)
 }
 
 // LoadSource is Load for an experiment already in memory; filename names it in diagnostics.
+// At most MaxDiagnostics diagnostics are returned, the last one counting the rest.
 func LoadSource(filename string, src []byte, opts LoadOptions) (*Experiment, Sources, hcl.Diagnostics) {
+	exp, files, diags := loadSource(filename, src, opts)
+	return exp, files, limitDiagnostics(diags)
+}
+
+func loadSource(filename string, src []byte, opts LoadOptions) (*Experiment, Sources, hcl.Diagnostics) {
 	if opts.ReadFile == nil {
-		opts.ReadFile = os.ReadFile
+		opts.ReadFile = readLimited
+	}
+	if diags := checkSource(filename, "experiment file", src); diags.HasErrors() {
+		return nil, Sources{}, diags
 	}
 	parser := hclparse.NewParser()
 	file, diags := parser.ParseHCL(src, filename)
