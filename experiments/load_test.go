@@ -304,3 +304,78 @@ fault "delay" "slow_any" {
 		t.Fatalf("one after the other: %v", err)
 	}
 }
+
+// TestOverlapCheckIsLinear: many faults that all overlap on one target get one
+// diagnostic each, not one per pair (500 faults made 124,750 errors and 86 MB of
+// JSON), and a load of them reports the first MaxDiagnostics.
+func TestOverlapCheckIsLinear(t *testing.T) {
+	t.Parallel()
+	const n = 2000
+	exp := &Experiment{Baseline: time.Minute, Recovery: time.Minute, Step: 5 * time.Second}
+	for i := 0; i < n; i++ {
+		exp.Faults = append(exp.Faults, &FaultSpec{Kind: "pause", Name: fmt.Sprintf("p%d", i), Target: "a",
+			Start: time.Duration(i) * time.Millisecond, Duration: time.Minute,
+			DeclRange: hcl.Range{Filename: "x.hcl", Start: hcl.Pos{Line: i + 1}}})
+	}
+	diags := overlappingHolds(NewPlan(exp))
+	if len(diags) != n-1 {
+		t.Fatalf("%d diagnostics for %d overlapping faults, want %d: one for each but the first", len(diags), n, n-1)
+	}
+	seen := map[hcl.Range]bool{}
+	for _, d := range diags {
+		seen[*d.Subject] = true
+	}
+	if len(seen) != n-1 {
+		t.Errorf("%d faults named, want %d", len(seen), n-1)
+	}
+
+	var b strings.Builder
+	b.WriteString("experiment \"x\" {}\ntarget \"a\" { name = \"^a$\" }\n")
+	for i := 0; i < 500; i++ {
+		fmt.Fprintf(&b, "fault \"pause\" \"p%d\" {\n  target   = target.a\n  start    = \"%dms\"\n  duration = \"10s\"\n}\n", i, i)
+	}
+	_, _, ld := LoadSource("x.hcl", []byte(b.String()), LoadOptions{Getenv: noEnv})
+	if len(ld) != MaxDiagnostics+1 || !strings.Contains(ld[MaxDiagnostics].Detail, "399 errors") {
+		t.Fatalf("%d diagnostics, want %d ending with a count of 399 more errors: %v", len(ld), MaxDiagnostics+1, ld[len(ld)-1])
+	}
+}
+
+// TestSharedTargetPartitionClashes: two partitions of one target to two target blocks
+// that picked the same container would add the same route twice; only the resolved
+// plan shows it.
+func TestSharedTargetPartitionClashes(t *testing.T) {
+	t.Parallel()
+	src := `experiment "x" {}
+target "web" { name = "^web" }
+target "db" { name = "^db" }
+target "replica" { name = "db" }
+fault "partition" "from_db" {
+  target   = target.web
+  duration = "20s"
+  to       = [target.db]
+}
+fault "partition" "from_replica" {
+  target   = target.web
+  start    = "10s"
+  duration = "20s"
+  to       = [target.replica]
+}
+`
+	exp, _, diags := LoadSource("x.hcl", []byte(src), LoadOptions{Getenv: noEnv})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	web := faults.Target{ID: "id-web", Name: "web"}
+	db := faults.Target{ID: "id-db", Name: "db"}
+	replica := faults.Target{ID: "id-replica", Name: "replica-db"}
+	p := NewPlan(exp)
+	p.Targets = map[string][]faults.Target{"web": {web}, "db": {db}, "replica": {replica}}
+	if err := p.SharedTargetClashes(); err != nil {
+		t.Fatalf("different containers: %v", err)
+	}
+	p.Targets["replica"] = []faults.Target{replica, db}
+	err := p.SharedTargetClashes()
+	if !errors.Is(err, ErrTargetsClash) || !strings.Contains(err.Error(), "cut the route of container web to container db") {
+		t.Fatalf("err = %v, want the route from web to db cut twice", err)
+	}
+}

@@ -81,11 +81,19 @@ var holdWhat = map[string]string{
 	"qdisc":  "replace the root qdisc of the container's interface",
 }
 
-// holdClash is two injections whose faults take over the same thing (Holds) at the
-// same time; an instant injection occupies its start.
-type holdClash struct {
-	A, B  Injection
+// holdKey is one thing a fault takes over while it holds: Holds on a target block (or
+// a container), and for a partition ("routes") the route to one destination there.
+type holdKey struct {
+	On    string // "target.db", or a container's name
 	Holds string
+	To    string // routes: "10.0.0.0/8", "target.api" or a container's name
+}
+
+// holdClash is two injections whose faults take over the same thing at the same time;
+// an instant injection occupies its start.
+type holdClash struct {
+	A, B Injection
+	Key  holdKey
 }
 
 // when says when the clash happens, as offsets into the run.
@@ -96,35 +104,94 @@ func (c holdClash) when() string {
 	return fmt.Sprintf("from %s to %s", c.B.Start, min(c.A.End, c.B.End))
 }
 
+// what says what both faults do, for a target block or a container named on.
+func (c holdClash) what(on string) string {
+	if c.Key.Holds == faults.HoldsRoutes {
+		return fmt.Sprintf("cut the route of %s to %s", on, c.Key.To)
+	}
+	return fmt.Sprintf("%s of %s", holdWhat[c.Key.Holds], on)
+}
+
 func (c holdClash) hint() string {
-	if c.Holds == "qdisc" {
+	switch c.Key.Holds {
+	case "qdisc":
 		return `start one after the other ends, or combine them in one "netem" fault (latency, loss, duplicate, corrupt, reorder and rate together)`
+	case faults.HoldsRoutes:
+		return fmt.Sprintf("start one after the other ends, or cut %s in only one of them (a two-way partition also cuts the route back)", c.Key.To)
 	}
 	return "start one after the other ends"
 }
 
-// holdClashes lists each pair of fault blocks whose injections clash, once, for which
-// same(a, b) holds.
-func holdClashes(plan *Plan, same func(a, b *FaultSpec) bool) []holdClash {
-	var out []holdClash
-	reported := map[[2]*FaultSpec]bool{}
-	ins := plan.Injections // sorted by start
-	for i, a := range ins {
-		ka, _ := faults.Lookup(a.Fault.Kind)
-		if ka.Holds == "" {
+// holdsOf lists what one injection of f takes over, with on naming a target block
+// (or a container) and dest the destinations of a `to` entry.
+func holdsOf(f *FaultSpec, on []string, dest func(faults.Destination) []string) []holdKey {
+	k, _ := faults.Lookup(f.Kind)
+	if k.Holds == "" {
+		return nil
+	}
+	var out []holdKey
+	for _, o := range on {
+		if k.Holds != faults.HoldsRoutes {
+			out = append(out, holdKey{On: o, Holds: k.Holds})
 			continue
 		}
-		for _, b := range ins[i+1:] {
-			if b.Start > a.End || (b.Start == a.End && a.End > a.Start) {
-				break
+		for _, d := range f.Params.Destinations("to") {
+			for _, to := range dest(d) {
+				out = append(out, holdKey{On: o, Holds: k.Holds, To: to})
+				// Both ways: a target destination also gets a route back to this one.
+				if d.Target != "" && f.Params.String("direction") != "egress" {
+					out = append(out, holdKey{On: to, Holds: k.Holds, To: o})
+				}
 			}
-			kb, _ := faults.Lookup(b.Fault.Kind)
-			pair := [2]*FaultSpec{a.Fault, b.Fault}
-			if b.Fault == a.Fault || kb.Holds != ka.Holds || reported[pair] || !same(a.Fault, b.Fault) {
-				continue
+		}
+	}
+	return out
+}
+
+// holdClashes finds injections of two different faults that take over the same
+// thing at the same time. It sorts nothing and compares no pair: per thing held, it
+// sweeps the injections in order of start (the plan's order) and compares each with
+// the one that holds the longest so far, so n injections cost about n steps. Each
+// clashing injection is reported once per thing, and each pair of faults once.
+func holdClashes(plan *Plan, holds func(*FaultSpec) []holdKey) []holdClash {
+	byFault := map[*FaultSpec][]holdKey{}
+	groups := map[holdKey][]int{}
+	var order []holdKey
+	for i, in := range plan.Injections {
+		keys, ok := byFault[in.Fault]
+		if !ok {
+			keys = holds(in.Fault)
+			byFault[in.Fault] = keys
+		}
+		for _, k := range keys {
+			if _, seen := groups[k]; !seen {
+				order = append(order, k)
 			}
-			reported[pair] = true
-			out = append(out, holdClash{A: a, B: b, Holds: ka.Holds})
+			groups[k] = append(groups[k], i)
+		}
+	}
+	type pair [2]*FaultSpec
+	reported := map[pair]bool{}
+	var out []holdClash
+	for _, key := range order {
+		holder := -1 // the injection that holds the longest so far
+		for _, i := range groups[key] {
+			b := plan.Injections[i]
+			if holder >= 0 {
+				a := plan.Injections[holder]
+				// Back to back is fine; an instant one at the other's start is not.
+				clash := b.Start < a.End || (b.Start == a.End && a.Start == a.End)
+				p := pair{a.Fault, b.Fault}
+				if clash && a.Fault != b.Fault && !reported[p] && !reported[pair{b.Fault, a.Fault}] {
+					reported[p] = true
+					out = append(out, holdClash{A: a, B: b, Key: key})
+				}
+			}
+			// On equal ends the instant one wins: only it can clash with what
+			// starts at that very instant.
+			if holder < 0 || b.End > plan.Injections[holder].End || (b.End == plan.Injections[holder].End && b.Start == b.End) {
+				holder = i
+			}
 		}
 	}
 	return out
@@ -135,10 +202,18 @@ func holdClashes(plan *Plan, same func(a, b *FaultSpec) bool) []holdClash {
 // undo the first), so the run would stop at it.
 func overlappingHolds(plan *Plan) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	for _, c := range holdClashes(plan, func(a, b *FaultSpec) bool { return a.Target == b.Target }) {
+	holds := func(f *FaultSpec) []holdKey {
+		return holdsOf(f, []string{"target." + f.Target}, func(d faults.Destination) []string {
+			if d.Target != "" {
+				return []string{"target." + d.Target}
+			}
+			return []string{d.CIDR}
+		})
+	}
+	for _, c := range holdClashes(plan, holds) {
 		diags = append(diags, rangeError(c.B.Fault.DeclRange, "Overlapping faults on one target",
-			fmt.Sprintf("fault %q %q and fault %q %q both %s of target.%s, %s into the run; a target takes one such fault at a time: %s.",
-				c.A.Fault.Kind, c.A.Fault.Name, c.B.Fault.Kind, c.B.Fault.Name, holdWhat[c.Holds], c.A.Fault.Target, c.when(), c.hint())))
+			fmt.Sprintf("fault %q %q and fault %q %q both %s, %s into the run; a target takes one such fault at a time: %s.",
+				c.A.Fault.Kind, c.A.Fault.Name, c.B.Fault.Kind, c.B.Fault.Name, c.what(c.Key.On), c.when(), c.hint())))
 	}
 	return diags
 }
@@ -147,17 +222,25 @@ func overlappingHolds(plan *Plan) hcl.Diagnostics {
 // target blocks that picked the same container, hit by clashing faults. Call it once
 // the targets are resolved, before anything is touched.
 func (p *Plan) SharedTargetClashes() error {
-	var msgs []string
-	for _, c := range holdClashes(p, func(a, b *FaultSpec) bool { return a.Target != b.Target }) {
-		for _, x := range p.Targets[c.A.Fault.Target] {
-			for _, y := range p.Targets[c.B.Fault.Target] {
-				if x.ID != y.ID {
-					continue
-				}
-				msgs = append(msgs, fmt.Sprintf("fault %q %q (target.%s) and fault %q %q (target.%s) both %s of container %s, %s into the run",
-					c.A.Fault.Kind, c.A.Fault.Name, c.A.Fault.Target, c.B.Fault.Kind, c.B.Fault.Name, c.B.Fault.Target, holdWhat[c.Holds], x.Name, c.when()))
-			}
+	containers := func(target string) []string {
+		var out []string
+		for _, t := range p.Targets[target] {
+			out = append(out, "container "+t.Name)
 		}
+		return out
+	}
+	holds := func(f *FaultSpec) []holdKey {
+		return holdsOf(f, containers(f.Target), func(d faults.Destination) []string {
+			if d.Target != "" {
+				return containers(d.Target)
+			}
+			return []string{d.CIDR}
+		})
+	}
+	var msgs []string
+	for _, c := range holdClashes(p, holds) {
+		msgs = append(msgs, fmt.Sprintf("fault %q %q (target.%s) and fault %q %q (target.%s) both %s, %s into the run",
+			c.A.Fault.Kind, c.A.Fault.Name, c.A.Fault.Target, c.B.Fault.Kind, c.B.Fault.Name, c.B.Fault.Target, c.what(c.Key.On), c.when()))
 	}
 	if len(msgs) == 0 {
 		return nil

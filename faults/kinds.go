@@ -100,7 +100,7 @@ func init() {
 		),
 	})
 	register(Kind{
-		Name: "partition", Category: NetworkFault,
+		Name: "partition", Category: NetworkFault, Holds: HoldsRoutes,
 		Summary: "Cut traffic to CIDRs or other targets with blackhole routes in the container's namespace.",
 		Params: []Param{
 			{Name: "to", Type: Destinations, Required: true, Doc: "CIDRs, IPs or targets (target.NAME) to cut off"},

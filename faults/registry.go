@@ -58,13 +58,19 @@ type Kind struct {
 	Instant bool
 	Params  []Param
 	// Holds names what a fault of this kind takes over on its target while it holds:
-	// "state" (running, paused, stopped), "limits" (CPU and memory) or "qdisc" (the
-	// root qdisc of the interface). Two faults that hold the same thing cannot overlap
-	// on one target. Empty: nothing exclusive (partitions add routes of their own).
+	// "state" (running, paused, stopped), "limits" (CPU and memory), "qdisc" (the
+	// root qdisc of the interface) or HoldsRoutes (the route to each destination in
+	// `to`, and for a two-way partition each destination target's route back). Two
+	// faults that hold the same thing cannot overlap on one target. Empty: nothing
+	// exclusive.
 	Holds string
 	// AtLeastOne names parameters of which at least one must be set (resources: cpus or memory).
 	AtLeastOne []string
 }
+
+// HoldsRoutes is the Holds of a partition: its blackhole routes, one per destination.
+// Two partitions may overlap on a target as long as they cut different destinations.
+const HoldsRoutes = "routes"
 
 // Param returns the named parameter of the kind.
 func (k Kind) Param(name string) (Param, bool) {

@@ -71,3 +71,41 @@ fault "resources" "squeeze_more" { # ERROR: Overlapping faults on one target
   duration = "10s"
   memory   = "64m"
 }
+
+# Two partitions of one target to one destination: the second would find the first's
+# blackhole route in place.
+fault "partition" "cut_again" { # ERROR: Overlapping faults on one target
+  target   = target.db
+  start    = "10s"
+  duration = "10s"
+  to       = ["192.168.0.0/16", "10.0.0.0/8"]
+}
+
+# Other destinations of the same target: no conflict.
+fault "partition" "cut_other" {
+  target   = target.db
+  start    = "5s"
+  duration = "10s"
+  to       = ["172.16.0.0/12", "10.1.0.0/16"]
+}
+
+target "cache" {
+  name = "^cache$"
+}
+
+# Both ways, api loses its route to cache and cache its route back to api ...
+fault "partition" "split" {
+  target   = target.api
+  start    = "60s"
+  duration = "10s"
+  to       = [target.cache]
+}
+
+# ... which this one adds too.
+fault "partition" "split_back" { # ERROR: Overlapping faults on one target
+  target    = target.cache
+  start     = "65s"
+  duration  = "10s"
+  to        = [target.api]
+  direction = "egress"
+}
