@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"time"
 
 	"github.com/faultline/faultline/faults"
 	"github.com/hashicorp/hcl/v2"
@@ -140,9 +139,8 @@ func (l *loader) decodeFaultBlock(b *hcl.Block, exp *Experiment) (*FaultSpec, hc
 		diags = append(diags, rangeError(everyAttr.Expr.Range(), "Overlapping repeats",
 			fmt.Sprintf("Each repeat holds for %s but a new one starts every %s, so a repeat would start before the last is reverted; make every longer than duration.", f.Duration, f.Every)))
 	}
-	if f.Times > 1 && f.Every > 0 && time.Duration(f.Times-1) > math.MaxInt64/f.Every {
-		diags = append(diags, rangeError(timesAttr.Expr.Range(), "Repeat too long", "times × every is longer than any experiment can run."))
-	}
+	// times × every cannot overflow: every is at most MaxDuration and times at most
+	// MaxRepeats; checkTimeline bounds the sum with the rest of the run.
 
 	if attr, ok := a["reapply"]; ok {
 		if v, ok, more := l.boolean(attr); ok {

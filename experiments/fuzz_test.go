@@ -51,8 +51,11 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 		p := NewPlan(exp)
-		if p.Total < p.FaultEnd || p.FaultEnd < p.FaultStart {
+		if p.Total < p.FaultEnd || p.FaultEnd < p.FaultStart || p.FaultStart < 0 {
 			t.Fatalf("plan out of order: %+v", p)
+		}
+		if p.Total > MaxRun || len(p.Injections) > MaxInjections {
+			t.Fatalf("plan beyond the limits: %s, %d injections", p.Total, len(p.Injections))
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/faultline/faultline/faults"
 	"github.com/hashicorp/hcl/v2"
@@ -63,6 +64,9 @@ func validateExperiment(exp *Experiment, byType map[string][]*hcl.Block, file *h
 	if diags.HasErrors() || len(exp.Faults) == 0 {
 		return diags
 	}
+	if d := checkTimeline(exp, file); d != nil {
+		return append(diags, d)
+	}
 	plan := NewPlan(exp)
 	harm := plan.Total - plan.FaultStart
 	for _, a := range exp.Aborts {
@@ -72,6 +76,43 @@ func validateExperiment(exp *Experiment, byType map[string][]*hcl.Block, file *h
 		}
 	}
 	return diags
+}
+
+// MaxInjections bounds the injections of a plan (each fault once per repeat): the
+// plan lists each, and the journal records each.
+const MaxInjections = 100_000
+
+// checkTimeline bounds what NewPlan would lay out: the run's length (MaxRun) and its
+// number of injections (MaxInjections). Each duration is already at most MaxDuration
+// and times at most MaxRepeats, so these sums cannot overflow.
+func checkTimeline(exp *Experiment, file *hcl.File) *hcl.Diagnostic {
+	end, injections := exp.Baseline, 0
+	var last *FaultSpec
+	for _, f := range exp.Faults {
+		times := max(f.Times, 1)
+		injections += times
+		if e := exp.Baseline + f.Start + time.Duration(times-1)*f.Every + f.Duration; e > end {
+			end, last = e, f
+		}
+	}
+	at := exp.declOr(file)
+	if last != nil {
+		at = last.DeclRange
+	}
+	if total := end + exp.Recovery; total > MaxRun {
+		detail := fmt.Sprintf("The run would last %s: the baseline of %s, ", formatDuration(total), formatDuration(exp.Baseline))
+		if last != nil {
+			detail += fmt.Sprintf("faults until %s (the last is fault %q %q), ", formatDuration(end), last.Kind, last.Name)
+		}
+		detail += fmt.Sprintf("and the recovery of %s. An experiment runs at most %s (7 days); shorten it, or split it into several experiments.",
+			formatDuration(exp.Recovery), formatDuration(MaxRun))
+		return rangeError(at, "Experiment too long", detail)
+	}
+	if injections > MaxInjections {
+		return rangeError(at, "Too many injections",
+			fmt.Sprintf("The faults with their repeats (times) make %d injections; a plan holds at most %d. Repeat less often, or split the experiment.", injections, MaxInjections))
+	}
+	return nil
 }
 
 // holdWhat says what a Kind.Holds value means, for diagnostics.

@@ -29,14 +29,34 @@ var durationUnitWords = map[string]string{
 	"hour": "h", "hours": "h", "hr": "h", "hrs": "h", "H": "h",
 }
 
-// parseDuration reads a Go duration ("200ms", "1m30s"), never negative.
+// MaxDuration bounds every duration an experiment writes, and MaxRun the whole run
+// (baseline, faults with their repeats, recovery): a game day lasts hours, and beyond
+// a week offsets would only overflow on the way to a timeline nobody means.
+const (
+	MaxDuration = 7 * 24 * time.Hour
+	MaxRun      = 7 * 24 * time.Hour
+)
+
+// goDuration is the syntax of time.ParseDuration, to tell an overflow from a typo.
+var goDuration = regexp.MustCompile(`^[-+]?([0-9]*(\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h))+$`)
+
+// parseDuration reads a Go duration ("200ms", "1m30s"), never negative, at most
+// MaxDuration.
 func parseDuration(s string) (time.Duration, error) {
-	d, err := time.ParseDuration(strings.TrimSpace(s))
+	t := strings.TrimSpace(s)
+	tooLong := fmt.Errorf("%q is longer than %s (7 days), the longest duration faultline takes; a run lasts at most that long", s, formatDuration(MaxDuration))
+	d, err := time.ParseDuration(t)
 	if err == nil {
 		if d < 0 {
-			return 0, fmt.Errorf("%q is negative; durations count forward from a point in the run, write a positive one such as %q", s, strings.TrimPrefix(strings.TrimSpace(s), "-"))
+			return 0, fmt.Errorf("%q is negative; durations count forward from a point in the run, write a positive one such as %q", s, strings.TrimPrefix(t, "-"))
+		}
+		if d > MaxDuration {
+			return 0, tooLong
 		}
 		return d, nil
+	}
+	if goDuration.MatchString(t) && !strings.HasPrefix(t, "-") {
+		return 0, tooLong // well formed: only an overflow makes time.ParseDuration fail
 	}
 	if _, numErr := strconv.ParseFloat(strings.TrimSpace(s), 64); numErr == nil {
 		return 0, fmt.Errorf("%q has no unit; write it with one, such as \"%ss\" or \"%sms\"", s, strings.TrimSpace(s), strings.TrimSpace(s))
@@ -56,6 +76,20 @@ func parseDuration(s string) (time.Duration, error) {
 		}
 	}
 	return 0, fmt.Errorf("%q is not a duration; write a Go duration such as \"500ms\", \"90s\", \"5m\" or \"1h30m\"", s)
+}
+
+// formatDuration writes d as Go does, without the zero units it leaves at the end
+// ("168h" rather than "168h0m0s").
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	for _, zero := range []string{"0s", "0m"} {
+		if strings.HasSuffix(s, zero) && len(s) > len(zero) && !strings.HasSuffix(s, "."+zero) {
+			if c := s[len(s)-len(zero)-1]; c < '0' || c > '9' {
+				s = s[:len(s)-len(zero)]
+			}
+		}
+	}
+	return s
 }
 
 // parsePercent reads 30, 12.5 or "30%" as a percentage.

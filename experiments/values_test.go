@@ -26,6 +26,12 @@ func TestParseDuration(t *testing.T) {
 		{"60", 0, `"60s"`},
 		{"-5s", 0, "negative"},
 		{"soon", 0, "not a duration"},
+		{"168h", 168 * time.Hour, ""},
+		{"168h0m1s", 0, `longer than 168h (7 days)`},
+		{"9223372036854775807ns", 0, `longer than 168h (7 days)`},
+		{"9223372036854775808ns", 0, `longer than 168h (7 days)`},
+		{"99999999999h", 0, `longer than 168h (7 days)`},
+		{"8 days", 0, `write "192h"`},
 	}
 	for _, tt := range tests {
 		got, err := parseDuration(tt.in)
@@ -36,6 +42,18 @@ func TestParseDuration(t *testing.T) {
 			t.Errorf("parseDuration(%q) = %s, want %s", tt.in, got, tt.want)
 		case tt.errHint != "" && (err == nil || !strings.Contains(err.Error(), tt.errHint)):
 			t.Errorf("parseDuration(%q) error = %v, want one containing %q", tt.in, err, tt.errHint)
+		}
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	t.Parallel()
+	for d, want := range map[time.Duration]string{
+		168 * time.Hour: "168h", 90 * time.Second: "1m30s", time.Hour + time.Second: "1h0m1s",
+		10 * time.Minute: "10m", 1500 * time.Millisecond: "1.5s", 0: "0s",
+	} {
+		if got := formatDuration(d); got != want {
+			t.Errorf("formatDuration(%s) = %q, want %q", d, got, want)
 		}
 	}
 }
