@@ -34,7 +34,7 @@ type variable struct {
 }
 
 // decodeVariables settles every variable's value: default, then FAULTLINE_VAR_name,
-// then -var-file, then -var, the later overriding the earlier, as in Terraform.
+// then --var-file, then --var, the later overriding the earlier, as in Terraform.
 // It returns the values for the report, the values for evaluation, and diagnostics.
 func (l *loader) decodeVariables(blocks []*hcl.Block) (map[string]string, map[string]cty.Value, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
@@ -72,8 +72,8 @@ func (l *loader) decodeVariables(blocks []*hcl.Block) (map[string]string, map[st
 		if !ok || name == "" {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
-				Summary:  "Invalid -var option",
-				Detail:   fmt.Sprintf("The option %q is not of the form name=value; write it as -var 'name=value'.", opt),
+				Summary:  "Invalid --var option",
+				Detail:   fmt.Sprintf("The option %q is not of the form name=value; write it as --var 'name=value'.", opt),
 			})
 			continue
 		}
@@ -82,11 +82,11 @@ func (l *loader) decodeVariables(blocks []*hcl.Block) (map[string]string, map[st
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Value for undeclared variable",
-				Detail:   fmt.Sprintf("The option -var %q sets a variable that the experiment does not declare%s. Declare it with a variable %q block, or remove the option.", opt, suggestion(name, order), name),
+				Detail:   fmt.Sprintf("The option --var %q sets a variable that the experiment does not declare%s. Declare it with a variable %q block, or remove the option.", opt, suggestion(name, order), name),
 			})
 			continue
 		}
-		diags = append(diags, v.setRaw(raw, "-var "+name)...)
+		diags = append(diags, v.setRaw(raw, "--var "+name)...)
 	}
 
 	report := map[string]string{}
@@ -100,7 +100,7 @@ func (l *loader) decodeVariables(blocks []*hcl.Block) (map[string]string, map[st
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "No value for required variable",
-				Detail:   fmt.Sprintf("The variable %q has no default. Set it with -var '%s=...', in a -var-file, or in the environment variable %s%s.", name, name, EnvVarPrefix, name),
+				Detail:   fmt.Sprintf("The variable %q has no default. Set it with --var '%s=...', in a --var-file, or in the environment variable %s%s.", name, name, EnvVarPrefix, name),
 				Subject:  v.declRange.Ptr(),
 			})
 			continue
@@ -215,7 +215,7 @@ func (l *loader) applyVarFile(path string, declared map[string]*variable) hcl.Di
 		return hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Cannot read variables file",
-			Detail:   fmt.Sprintf("%v. Check the -var-file path.", err),
+			Detail:   fmt.Sprintf("%v. Check the --var-file path.", err),
 		}}
 	}
 	if diags := checkSource(path, "variables file", src); diags.HasErrors() {

@@ -20,9 +20,9 @@ import (
 // LoadOptions are the inputs of a load besides the file: variable values from the
 // command line and the environment.
 type LoadOptions struct {
-	// Vars are -var options, "name=value", applied in order after VarFiles.
+	// Vars are --var options, "name=value", applied in order after VarFiles.
 	Vars []string
-	// VarFiles are -var-file paths (HCL files of name = value), applied in order.
+	// VarFiles are --var-file paths (HCL files of name = value), applied in order.
 	VarFiles []string
 	// Getenv looks up FAULTLINE_VAR_name; nil means no environment. An empty value
 	// counts as unset.

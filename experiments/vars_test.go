@@ -3,6 +3,7 @@ package experiments
 import (
 	"fmt"
 	"io/fs"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -88,8 +89,8 @@ func TestVariableSources(t *testing.T) {
 		{name: "value with an equals sign", opts: LoadOptions{Vars: []string{"token_file=a=b"}},
 			wantLatency: 100 * time.Millisecond, wantPercent: 10, wantPorts: 1},
 		{name: "missing required", opts: LoadOptions{}, wantDiag: "No value for required variable"},
-		{name: "undeclared -var", opts: LoadOptions{Vars: []string{"token_file=/t", "latncy=1s"}}, wantDiag: "Value for undeclared variable"},
-		{name: "malformed -var", opts: LoadOptions{Vars: []string{"token_file"}}, wantDiag: "Invalid -var option"},
+		{name: "undeclared --var", opts: LoadOptions{Vars: []string{"token_file=/t", "latncy=1s"}}, wantDiag: "Value for undeclared variable"},
+		{name: "malformed --var", opts: LoadOptions{Vars: []string{"token_file"}}, wantDiag: "Invalid --var option"},
 		{name: "number from a word", opts: LoadOptions{Vars: []string{"token_file=/t", "percent=lots"}}, wantDiag: "Invalid value for variable"},
 		{name: "huge number", opts: LoadOptions{Vars: []string{"token_file=/t", "percent=1e99999999"}}, wantDiag: "Number out of range"},
 		{name: "bad list", opts: LoadOptions{Vars: []string{"token_file=/t", "ports=[80,"}}, wantDiag: "Missing expression"},
@@ -144,5 +145,41 @@ func TestVariableSources(t *testing.T) {
 				t.Errorf("Variables[latency] = %q", exp.Variables["latency"])
 			}
 		})
+	}
+}
+
+// TestVariableMessagesNameTheFlags: every message about a variable names the flags as
+// the command line takes them, --var and --var-file; -var would be read as -v -a -r.
+func TestVariableMessagesNameTheFlags(t *testing.T) {
+	t.Parallel()
+	src := []byte(`variable "required" {}
+variable "ports" {
+  type    = list(number)
+  default = []
+}
+experiment "x" {}
+target "api" { image = "shop:dev" }
+fault "restart" "bounce" { target = target.api }
+`)
+	opts := LoadOptions{
+		Getenv:   noEnv,
+		Vars:     []string{"malformed", "undeclared=1", "ports=[\"a\"]"},
+		VarFiles: []string{"/nonexistent/prod.vars"},
+		ReadFile: func(string) ([]byte, error) { return nil, fs.ErrNotExist },
+	}
+	_, _, diags := LoadSource("x.hcl", src, opts)
+	singleDash := regexp.MustCompile(`(^|[^-])-var\b`)
+	var text strings.Builder
+	for _, d := range diags {
+		fmt.Fprintf(&text, "%s: %s\n", d.Summary, d.Detail)
+	}
+	for _, want := range []string{"Invalid --var option", "write it as --var 'name=value'", "The option --var \"undeclared=1\"",
+		"Set it with --var 'required=...', in a --var-file", "Check the --var-file path", "from --var ports"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("no message says %q", want)
+		}
+	}
+	if m := singleDash.FindString(text.String()); m != "" {
+		t.Errorf("a message names the flag %q, which the command line does not take:\n%s", m, text.String())
 	}
 }
