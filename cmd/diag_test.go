@@ -1,0 +1,62 @@
+package cmd
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestDiagnosticsEscapeControlCharacters: what a file holds reaches the terminal only
+// as text: escape sequences, bells and bidirectional overrides in the source are
+// written as escapes in snippets and messages, and the snippet still highlights the
+// right bytes.
+func TestDiagnosticsEscapeControlCharacters(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	files := map[string]struct {
+		src  string
+		want []string
+	}{
+		"values.hcl": {
+			src: "experiment \"x\" {\n  baseline = \"5 minutes\x1b[2J\"\n}\n" +
+				"target \"a\" { name = \"a\" }\n" +
+				"fault \"pause\" \"p\" {\n  target   = target.a\n  duration = \"1\u202es\"\n}\n",
+			want: []string{`baseline = "5 minutes\x1b[2J"`, `duration = "1\u202es"`},
+		},
+		"syntax.hcl": {
+			src:  "experiment \"x\" {}\r\n\x1b]0;owned\x07\r\n",
+			want: []string{`\x1b]0;owned\x07`},
+		},
+	}
+	for name, f := range files {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(f.src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, tty := range []bool{false, true} {
+			code, _, stderr := langRun(t, tty, nil, "validate", path)
+			if code != ExitInvalid {
+				t.Fatalf("%s, tty %v: exit code %d, want %d", name, tty, code, ExitInvalid)
+			}
+			text := stderr
+			if tty {
+				// The writer's own colours are the only escape sequences allowed.
+				text = regexp.MustCompile(`\x1b\[[0-9;]*m`).ReplaceAllString(stderr, "")
+			}
+			if i := strings.IndexFunc(text, func(r rune) bool { return (r < 0x20 && r != '\n') || r == 0x7f || r == 0x202e }); i >= 0 {
+				t.Errorf("%s, tty %v: a control character %q reached the output:\n%q", name, tty, text[i], text)
+			}
+			for _, want := range f.want {
+				if !strings.Contains(text, want) {
+					t.Errorf("%s, tty %v: output lacks the escaped snippet %s:\n%s", name, tty, want, text)
+				}
+			}
+		}
+	}
+	_, _, stderr := langRun(t, true, nil, "validate", filepath.Join(dir, "values.hcl"))
+	if !strings.Contains(stderr, "baseline = \x1b[1;4m\"5 minutes\\x1b[2J\"\x1b[0m") {
+		t.Errorf("the highlight does not cover the escaped value:\n%q", stderr)
+	}
+}
