@@ -334,7 +334,7 @@ func (l *loader) param(p faults.Param, attr *hcl.Attribute, f *FaultSpec) (any, 
 		default:
 			return invalid(fmt.Sprintf("%s must be a signal name such as \"SIGKILL\" or a number.", p.Name))
 		}
-		sig, err := parseSignal(s)
+		sig, err := faults.ParseSignal(s)
 		if err != nil {
 			return invalid(err.Error() + ".")
 		}

@@ -7,11 +7,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/faultline/faultline/faults"
-	"golang.org/x/sys/unix"
 )
 
 // The parsers below turn the written form of a value into its Go type. They return a
@@ -171,26 +169,6 @@ func parseRate(s string) (uint64, error) {
 		return 0, fmt.Errorf("%q is too large", s)
 	}
 	return uint64(math.Round(v)), nil
-}
-
-// parseSignal normalises "KILL", "sigkill", "SIGKILL" or "9" to "SIGKILL".
-func parseSignal(s string) (string, error) {
-	t := strings.ToUpper(strings.TrimSpace(s))
-	if n, err := strconv.Atoi(t); err == nil {
-		if n > 0 && n < 65 {
-			if name := unix.SignalName(syscall.Signal(n)); name != "" {
-				return name, nil
-			}
-		}
-		return "", fmt.Errorf("%d is not a signal number with a name; use a name such as \"SIGKILL\" or \"SIGTERM\"", n)
-	}
-	if !strings.HasPrefix(t, "SIG") {
-		t = "SIG" + t
-	}
-	if unix.SignalNum(t) == 0 {
-		return "", fmt.Errorf("%q is not a signal; use a name such as \"SIGKILL\", \"SIGTERM\" or \"SIGHUP\", or its number", s)
-	}
-	return t, nil
 }
 
 // parseCIDR reads a CIDR or a single IP and normalises it ("10.1.2.3" -> "10.1.2.3/32").

@@ -23,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -31,7 +30,6 @@ import (
 	"github.com/faultline/faultline/faults"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
-	"golang.org/x/sys/unix"
 )
 
 // Client is the part of the Docker client the container faults use.
@@ -61,7 +59,7 @@ func New(cli Client, kind string, p faults.Params) (faults.Fault, error) {
 		if sig == "" {
 			sig = "SIGKILL"
 		}
-		norm, err := ParseSignal(sig)
+		norm, err := faults.ParseSignal(sig)
 		if err != nil {
 			return nil, err
 		}
@@ -93,29 +91,6 @@ func New(cli Client, kind string, p faults.Params) (faults.Fault, error) {
 		return nil, fmt.Errorf("%q is not a container fault kind (one of %s)", kind, strings.Join(Kinds, ", "))
 	}
 	return f, nil
-}
-
-// ParseSignal accepts a signal name ("SIGKILL", "kill") or number ("9") and returns
-// the name Docker is sent, or an error listing what is accepted.
-func ParseSignal(s string) (string, error) {
-	s = strings.TrimSpace(s)
-	if n, err := strconv.Atoi(s); err == nil {
-		if n < 1 || n > 64 {
-			return "", fmt.Errorf("signal %d is out of range: use 1 to 64 or a name such as SIGTERM", n)
-		}
-		if name := unix.SignalName(unix.Signal(n)); name != "" {
-			return name, nil
-		}
-		return strconv.Itoa(n), nil // a real-time signal: Docker takes the number
-	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if unix.SignalNum(name) == 0 {
-		return "", fmt.Errorf("unknown signal %q: use a name such as SIGKILL, SIGTERM, SIGHUP, SIGUSR1, or a number", s)
-	}
-	return name, nil
 }
 
 func seconds(name string, p faults.Params, def time.Duration) (int, error) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/faultline/faultline/faults"
 	"golang.org/x/sys/unix"
 )
 
@@ -98,13 +99,11 @@ func waitPidfd(ctx context.Context, fd, pid int) error {
 	}
 }
 
-// signalNumber maps the names ParseSignal returns (or a real-time signal's number).
+// signalNumber maps the names faults.ParseSignal returns (or a real-time signal's
+// number) to the signal to send.
 func signalNumber(sig string) (unix.Signal, error) {
-	if n, err := strconv.Atoi(sig); err == nil {
+	if n, ok := faults.SignalNumber(sig); ok {
 		return unix.Signal(n), nil
-	}
-	if s := unix.SignalNum(sig); s != 0 {
-		return s, nil
 	}
 	return 0, fmt.Errorf("unknown signal %q", sig)
 }
