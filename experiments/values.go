@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/go-units"
 	"github.com/faultline/faultline/faults"
 )
 
@@ -103,37 +104,37 @@ func parsePercent(s string) (float64, error) {
 
 var sizePattern = regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$`)
 
-// byteUnits follows Docker: k, m, g (with or without b, with or without i) are powers of 1024.
-var byteUnits = map[string]float64{
-	"": 1, "b": 1,
-	"k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10,
-	"m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20,
-	"g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30,
-	"t": 1 << 40, "tb": 1 << 40, "tib": 1 << 40,
-}
+// maxBytes bounds a size: 4 EiB is beyond any memory or buffer, and keeps the
+// conversion to int64 exact on every platform.
+const maxBytes = 1 << 62
 
-// parseBytes reads a size such as "64m", "512MiB", "1g" or "4096" (bytes).
+// parseBytes reads a size as Docker reads `docker run --memory`, with its own parser
+// (github.com/docker/go-units' RAMInBytes): "64m", "512MiB", "1g" or "4096" (bytes);
+// k, m, g, t and p, with or without b or ib, are powers of 1024. It is stricter in
+// two ways: a fraction of a byte ("0.3") is an error rather than dropped, and so is
+// a size beyond 4 EiB.
 func parseBytes(s string) (int64, error) {
 	m := sizePattern.FindStringSubmatch(s)
 	if m == nil {
 		return 0, fmt.Errorf("%q is not a size; write a number of bytes or a size such as \"64m\", \"512MiB\" or \"1g\"", s)
 	}
-	mult, ok := byteUnits[strings.ToLower(m[2])]
-	if !ok {
-		return 0, fmt.Errorf("%q has an unknown unit %q; use b, k, m, g or t (powers of 1024, as Docker does), e.g. \"64m\"", s, m[2])
+	num, unit := m[1], m[2]
+	mult, err := units.RAMInBytes("1" + unit)
+	if err != nil {
+		return 0, fmt.Errorf("%q has an unknown unit %q; use b, k, m, g, t or p (powers of 1024, as Docker reads them), e.g. \"64m\"", s, unit)
 	}
-	n, err := strconv.ParseFloat(m[1], 64)
+	n, err := units.RAMInBytes(num + unit)
 	if err != nil {
 		return 0, fmt.Errorf("%q is not a size: %w", s, err)
 	}
-	v := n * mult
-	if v >= math.MaxInt64 {
-		return 0, fmt.Errorf("%q is too large", s)
-	}
-	if v != math.Trunc(v) {
+	f, _ := strconv.ParseFloat(num, 64) // the pattern made it a plain decimal
+	switch v := f * float64(mult); {
+	case v >= maxBytes:
+		return 0, fmt.Errorf("%q is too large; sizes go up to 4 EiB", s)
+	case v != math.Trunc(v):
 		return 0, fmt.Errorf("%q is not a whole number of bytes", s)
 	}
-	return int64(v), nil
+	return n, nil
 }
 
 // rateUnits follows tc: bit, kbit, mbit, gbit, tbit are powers of 1000; kibit and so on of 1024.

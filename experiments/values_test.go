@@ -68,6 +68,8 @@ func TestParseBytesAndRates(t *testing.T) {
 		{"64m", 64 << 20, true}, {"512MiB", 512 << 20, true}, {"1g", 1 << 30, true},
 		{"4096", 4096, true}, {"1.5k", 1536, true}, {"2KB", 2048, true},
 		{"64q", 0, false}, {"lots", 0, false}, {"0.3", 0, false}, {"99999999999t", 0, false},
+		{" 64 MB ", 64 << 20, true}, {"2p", 2 << 50, true}, {"1kib", 1024, true}, {"3b", 3, true},
+		{"4096p", 0, false}, {"1mbb", 0, false}, {"1e3k", 0, false}, {"-1k", 0, false},
 	}
 	for _, tt := range bytesTests {
 		got, err := parseBytes(tt.in)
