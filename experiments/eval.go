@@ -7,7 +7,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
@@ -251,36 +253,23 @@ func suggestionOrList(given string, known []string) string {
 }
 
 // Nearest returns the known name closest to given, if it is close enough to be a
-// typo, or "".
+// typo (at most two edits, ignoring case), or "". Names whose lengths differ by more
+// are not compared at all, so a long name (from a hostile file, say) costs nothing.
 func Nearest(given string, known []string) string {
 	best, bestDist := "", 3
+	g := strings.ToLower(given)
+	gLen := utf8.RuneCountInString(g)
 	for _, k := range known {
-		if d := editDistance(strings.ToLower(given), strings.ToLower(k)); d < bestDist {
+		k2 := strings.ToLower(k)
+		if diff := gLen - utf8.RuneCountInString(k2); diff >= bestDist || -diff >= bestDist {
+			continue // the distance is at least the difference in length
+		}
+		// No MaxCost: levenshtein v1.2.1 can index out of range with one.
+		if d := levenshtein.Distance(g, k2, nil); d < bestDist {
 			best, bestDist = k, d
 		}
 	}
 	return best
-}
-
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
 
 // strInto reads a string attribute, adding its diagnostics to diags.

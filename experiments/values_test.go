@@ -204,3 +204,20 @@ func TestSignalsAsTheContainerFaultsTakeThem(t *testing.T) {
 		t.Errorf("signal = 65: %v, want an error giving the range", diags)
 	}
 }
+
+func TestNearest(t *testing.T) {
+	t.Parallel()
+	kinds := faults.KindNames()
+	for given, want := range map[string]string{
+		"delya": "delay", "DELAY": "delay", "pasue": "pause", "los": "loss", "partitoin": "partition",
+		"p959": "p95", "meen": "mean", "frobnicate": "", "": "", strings.Repeat("delay", 100_000): "",
+	} {
+		known := kinds
+		if given == "p959" || given == "meen" {
+			known = Aggregates
+		}
+		if got := Nearest(given, known); got != want {
+			t.Errorf("Nearest(%.20q) = %q, want %q", given, got, want)
+		}
+	}
+}
