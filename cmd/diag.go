@@ -1,10 +1,10 @@
 package cmd
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -16,16 +16,27 @@ import (
 const diagnosticWidth = 100
 
 // printDiagnostics writes diagnostics with their source snippets; colour only on a
-// terminal, and no wrapping when the output goes to a file or a pipe. Control
-// characters of the file and of the messages are written as escapes (\x1b), so that
-// a file cannot drive the terminal that shows its diagnostics.
+// terminal, and no wrapping when the output goes to a file or a pipe.
+//
+// HCL's text writer reads the whole file for each snippet (a 1 MiB file with 100
+// mistakes took 7 s of CPU), and prints what it finds as it is (escape sequences
+// from a file drove the terminal). So each diagnostic is written against a window of
+// its file: the lines of the snippet, control characters escaped (\x1b), behind as
+// many empty lines as came before, so that line numbers stay; its ranges are moved
+// onto the window.
 func printDiagnostics(w io.Writer, tty bool, files experiments.Sources, diags hcl.Diagnostics) {
 	width := uint(0)
 	if tty {
 		width = diagnosticWidth
 	}
-	safeFiles, safeDiags := escapeDiagnostics(files, diags)
-	_ = hcl.NewDiagnosticTextWriter(w, safeFiles, width, tty).WriteDiagnostics(safeDiags)
+	for _, d := range diags {
+		safe, window := diagnosticWindow(files, d)
+		windows := map[string]*hcl.File{}
+		if window != nil {
+			windows[d.Subject.Filename] = window
+		}
+		_ = hcl.NewDiagnosticTextWriter(w, windows, width, tty).WriteDiagnostic(safe)
+	}
 }
 
 // unsafeRune reports a character that must not reach a terminal as it is: C0 and C1
@@ -67,118 +78,79 @@ func escapeText(s string) string {
 	return b.String()
 }
 
-// escapedFile is a source file with its unsafe characters escaped. newOf maps each
-// byte offset of the original to the offset of the same byte in the escaped copy.
-type escapedFile struct {
-	file  *hcl.File
-	newOf []int
-}
-
-// escapeSource escapes a file's unsafe characters; a CR before LF stays, it ends a
-// line. It returns nil when there is nothing to escape.
-func escapeSource(f *hcl.File) *escapedFile {
+// diagnosticWindow returns a copy of d to print, messages escaped, and the window
+// of its file that its Subject and Context are moved onto (nil without a source).
+func diagnosticWindow(files experiments.Sources, d *hcl.Diagnostic) (*hcl.Diagnostic, *hcl.File) {
+	c := *d
+	c.Summary, c.Detail = escapeText(d.Summary), escapeText(d.Detail)
+	if d.Subject == nil {
+		return &c, nil
+	}
+	f := files[d.Subject.Filename]
+	if f == nil || f.Bytes == nil {
+		return &c, nil
+	}
 	src := f.Bytes
-	unsafe := func(i int) (int, bool) {
+	clamp := func(b int) int { return min(max(b, 0), len(src)) }
+	from, to := clamp(d.Subject.Start.Byte), clamp(d.Subject.End.Byte)
+	if d.Context != nil && d.Context.Filename == d.Subject.Filename {
+		from, to = min(from, clamp(d.Context.Start.Byte)), max(to, clamp(d.Context.End.Byte))
+	}
+	to = max(to, from)
+	// Whole lines, and one more byte: an empty range is shown as one character.
+	for from > 0 && src[from-1] != '\n' {
+		from--
+	}
+	to = min(to+1, len(src))
+	for to < len(src) && src[to-1] != '\n' {
+		to++
+	}
+	lines := bytes.Count(src[:from], []byte{'\n'})
+
+	// newOf maps each offset of the window's source to its offset in the window.
+	out := bytes.Repeat([]byte{'\n'}, lines)
+	newOf := make([]int, to-from+1)
+	for i := from; i < to; {
 		r, size := utf8.DecodeRune(src[i:])
-		if r == '\r' && i+1 < len(src) && src[i+1] == '\n' {
-			return size, false
+		for j := 0; j < size && i+j < to; j++ {
+			newOf[i+j-from] = len(out)
 		}
-		return size, unsafeRune(r)
-	}
-	found := false
-	for i := 0; i < len(src) && !found; {
-		size, bad := unsafe(i)
-		found = bad
-		i += size
-	}
-	if !found {
-		return nil
-	}
-	out := make([]byte, 0, len(src)+64)
-	newOf := make([]int, len(src)+1)
-	for i := 0; i < len(src); {
-		size, bad := unsafe(i)
-		for j := 0; j < size; j++ {
-			newOf[i+j] = len(out)
-		}
-		if bad {
-			r, _ := utf8.DecodeRune(src[i:])
+		crlf := r == '\r' && i+1 < len(src) && src[i+1] == '\n' // a CR before LF ends a line
+		if unsafeRune(r) && !crlf {
 			out = append(out, escapeRune(r)...)
 		} else {
-			out = append(out, src[i:i+size]...)
+			out = append(out, src[i:min(i+size, to)]...)
 		}
 		i += size
 	}
-	newOf[len(src)] = len(out)
-	e := &escapedFile{newOf: newOf}
-	e.file = &hcl.File{Body: f.Body, Bytes: out, Nav: shiftedNav{nav: f.Nav, e: e}}
-	return e
-}
-
-// oldOf maps an offset of the escaped copy back to the original.
-func (e *escapedFile) oldOf(n int) int {
-	return max(sort.SearchInts(e.newOf, n+1)-1, 0)
-}
-
-// shift moves a range of the original onto the escaped copy. Lines do not change;
-// columns are left as they are (the text writer shows lines and slices bytes).
-func (e *escapedFile) shift(r *hcl.Range) *hcl.Range {
-	if r == nil {
-		return nil
+	newOf[to-from] = len(out)
+	move := func(r *hcl.Range) *hcl.Range {
+		if r == nil || r.Filename != d.Subject.Filename {
+			return r
+		}
+		m := *r
+		m.Start.Byte = newOf[clamp(r.Start.Byte)-from]
+		m.End.Byte = newOf[min(max(clamp(r.End.Byte), from), to)-from]
+		return &m
 	}
-	out := *r
-	at := func(b int) int { return e.newOf[min(max(b, 0), len(e.newOf)-1)] }
-	out.Start.Byte, out.End.Byte = at(r.Start.Byte), at(r.End.Byte)
-	return &out
+	c.Subject, c.Context = move(d.Subject), move(d.Context)
+	window := &hcl.File{Body: f.Body, Bytes: out, Nav: blockContext(escapeText(contextOf(f, d.Subject.Start.Byte)))}
+	return &c, window
 }
 
-// shiftedNav answers the text writer's question "which block is this offset in" for
-// an escaped copy, by asking the original's navigation with the original offset.
-type shiftedNav struct {
-	nav any
-	e   *escapedFile
-}
-
-func (n shiftedNav) ContextString(offset int) string {
-	if c, ok := n.nav.(interface{ ContextString(int) string }); ok {
-		return escapeText(c.ContextString(n.e.oldOf(offset)))
+// contextOf names the block an offset is in, as the text writer would.
+func contextOf(f *hcl.File, offset int) string {
+	if c, ok := f.Nav.(interface{ ContextString(int) string }); ok {
+		return c.ContextString(offset)
 	}
 	return ""
 }
 
-// escapeDiagnostics returns copies of the files and diagnostics to print: unsafe
-// characters escaped, ranges moved onto the escaped files.
-func escapeDiagnostics(files experiments.Sources, diags hcl.Diagnostics) (map[string]*hcl.File, hcl.Diagnostics) {
-	escaped := map[string]*escapedFile{}
-	safeFiles := make(map[string]*hcl.File, len(files))
-	for name, f := range files {
-		safeFiles[name] = f
-		if f == nil {
-			continue
-		}
-		if e := escapeSource(f); e != nil {
-			escaped[name] = e
-			safeFiles[name] = e.file
-		}
-	}
-	out := make(hcl.Diagnostics, len(diags))
-	for i, d := range diags {
-		c := *d
-		c.Summary, c.Detail = escapeText(d.Summary), escapeText(d.Detail)
-		if d.Subject != nil {
-			if e := escaped[d.Subject.Filename]; e != nil {
-				c.Subject = e.shift(d.Subject)
-			}
-		}
-		if d.Context != nil {
-			if e := escaped[d.Context.Filename]; e != nil {
-				c.Context = e.shift(d.Context)
-			}
-		}
-		out[i] = &c
-	}
-	return safeFiles, out
-}
+// blockContext answers the text writer's "which block is this in" for a window: it
+// was asked of the whole file beforehand.
+type blockContext string
+
+func (b blockContext) ContextString(int) string { return string(b) }
 
 // jsonDiagnostic is a diagnostic for editors and CI: positions are 1-based lines and
 // columns, bytes are 0-based offsets.

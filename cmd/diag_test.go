@@ -1,11 +1,17 @@
 package cmd
 
 import (
+	"bytes"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/faultline/faultline/experiments"
+	"github.com/hashicorp/hcl/v2"
 )
 
 // TestDiagnosticsEscapeControlCharacters: what a file holds reaches the terminal only
@@ -58,5 +64,54 @@ func TestDiagnosticsEscapeControlCharacters(t *testing.T) {
 	_, _, stderr := langRun(t, true, nil, "validate", filepath.Join(dir, "values.hcl"))
 	if !strings.Contains(stderr, "baseline = \x1b[1;4m\"5 minutes\\x1b[2J\"\x1b[0m") {
 		t.Errorf("the highlight does not cover the escaped value:\n%q", stderr)
+	}
+}
+
+// TestPrintDiagnosticsAsHCLDoes: printing each diagnostic against a window of its file
+// gives what HCL's writer gives against the whole file, for files without control
+// characters: snippets, highlights, line numbers and block context.
+func TestPrintDiagnosticsAsHCLDoes(t *testing.T) {
+	t.Parallel()
+	paths, err := filepath.Glob("../experiments/testdata/errors/*.hcl")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no testdata: %v", err)
+	}
+	for _, path := range paths {
+		_, files, diags := experiments.Load(path, experiments.LoadOptions{Getenv: func(string) string { return "" }})
+		for _, tty := range []bool{false, true} {
+			var got, want bytes.Buffer
+			printDiagnostics(&got, tty, files, diags)
+			width := uint(0)
+			if tty {
+				width = diagnosticWidth
+			}
+			if err := hcl.NewDiagnosticTextWriter(&want, files, width, tty).WriteDiagnostics(diags); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != want.String() {
+				t.Errorf("%s, tty %v: printed\n%s\nHCL's writer:\n%s", path, tty, got.String(), want.String())
+			}
+		}
+	}
+}
+
+// BenchmarkPrintDiagnostics prints the most diagnostics a load returns for a file of
+// the largest size one may have.
+func BenchmarkPrintDiagnostics(b *testing.B) {
+	var src strings.Builder
+	src.WriteString("experiment \"x\" {}\ntarget \"a\" { name = \"a\" }\n")
+	for i := 0; i < 150; i++ {
+		fmt.Fprintf(&src, "fault \"pause\" \"p%d\" {\n  target   = target.a\n  duration = \"%d minutes\"\n}\n", i, i+1)
+	}
+	for src.Len() < experiments.MaxFileBytes-100 {
+		src.WriteString("# " + strings.Repeat("x", 76) + "\n")
+	}
+	_, files, diags := experiments.LoadSource("big.hcl", []byte(src.String()), experiments.LoadOptions{Getenv: func(string) string { return "" }})
+	if len(diags) != experiments.MaxDiagnostics+1 {
+		b.Fatalf("%d diagnostics", len(diags))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		printDiagnostics(io.Discard, true, files, diags)
 	}
 }

@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -33,5 +34,21 @@ func BenchmarkParseOnly(b *testing.B) {
 		if _, diags := hclparse.NewParser().ParseHCL(src, "slow-database.hcl"); diags.HasErrors() {
 			b.Fatal(diags)
 		}
+	}
+}
+
+// BenchmarkLoadHostile loads the shapes FuzzLoad starts from (see hostileShapes): each
+// must cost about as much as its size, however it is built.
+func BenchmarkLoadHostile(b *testing.B) {
+	shapes := hostileShapes()
+	for _, name := range []string{"16k locals", "500 overlaps", "300 mistakes", "deep brackets", "long operator chain", "text garbage", "binary garbage"} {
+		src := shapes[name]
+		b.Run(strings.ReplaceAll(name, " ", "_"), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(src)))
+			for b.Loop() {
+				LoadSource("hostile.hcl", src, LoadOptions{Getenv: noEnv})
+			}
+		})
 	}
 }

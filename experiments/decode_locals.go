@@ -60,8 +60,12 @@ func (l *loader) decodeLocals(blocks []*hcl.Block) hcl.Diagnostics {
 		for _, n := range deps[attr.Name] {
 			scope[n] = locals[n]
 		}
-		ctx := l.ctx.NewChild()
-		ctx.Variables = map[string]cty.Value{"local": cty.ObjectVal(scope)}
+		// A context of its own rather than a child of l.ctx: HCL suggests a function
+		// for a misspelt name only from the context it evaluates in.
+		ctx := &hcl.EvalContext{
+			Variables: map[string]cty.Value{"var": l.ctx.Variables["var"], "local": cty.ObjectVal(scope)},
+			Functions: l.ctx.Functions,
+		}
 		val, d := attr.Expr.Value(ctx)
 		diags = append(diags, d...)
 		if d.HasErrors() {

@@ -96,7 +96,9 @@ func startOf(filename string) hcl.Range {
 
 // checkSource refuses, before parsing, what the HCL parser cannot take: a file beyond
 // MaxFileBytes, a file that is not UTF-8 text, and nesting beyond MaxNesting (the
-// parser recurses once per level and overflows the stack of the whole process).
+// parser recurses once per level and overflows the stack of the whole process). Its
+// diagnostics say the line and column themselves: the file is not parsed, so there is
+// no snippet (and a snippet of such a file would be one huge line, or binary).
 func checkSource(filename, what string, src []byte) hcl.Diagnostics {
 	if len(src) > MaxFileBytes {
 		return hcl.Diagnostics{tooLarge(filename, what, int64(len(src)))}
@@ -252,8 +254,8 @@ func checkNesting(tokens hclsyntax.Tokens) *hcl.Diagnostic {
 			return &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Nesting too deep",
-				Detail: fmt.Sprintf("Here brackets, strings, templates or operators nest more than %d levels deep, the most faultline reads. "+
-					"Flatten the expression: compute its parts in locals and combine them.", MaxNesting),
+				Detail: fmt.Sprintf("At line %d, column %d, brackets, strings, templates or operators nest more than %d levels deep, the most faultline reads. "+
+					"Flatten the expression: compute its parts in locals and combine them.", tok.Range.Start.Line, tok.Range.Start.Column, MaxNesting),
 				Subject: tok.Range.Ptr(),
 			}
 		}
@@ -261,8 +263,8 @@ func checkNesting(tokens hclsyntax.Tokens) *hcl.Diagnostic {
 			return &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Expression too long",
-				Detail: fmt.Sprintf("Here an expression chains more than %d operators, the most faultline reads in one expression. "+
-					"Split it: compute its parts in locals and combine them.", MaxOperators),
+				Detail: fmt.Sprintf("At line %d, column %d, an expression chains more than %d operators, the most faultline reads in one expression. "+
+					"Split it: compute its parts in locals and combine them.", tok.Range.Start.Line, tok.Range.Start.Column, MaxOperators),
 				Subject: tok.Range.Ptr(),
 			}
 		}

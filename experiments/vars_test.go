@@ -183,3 +183,14 @@ fault "restart" "bounce" { target = target.api }
 		t.Errorf("a message names the flag %q, which the command line does not take:\n%s", m, text.String())
 	}
 }
+
+// TestLocalsSuggestFunctions: a misspelt function in a local gets HCL's suggestion,
+// as anywhere else.
+func TestLocalsSuggestFunctions(t *testing.T) {
+	t.Parallel()
+	src := "locals {\n  a = \"x\"\n  b = uper(local.a)\n}\n"
+	_, _, diags := LoadSource("x.hcl", []byte(src), LoadOptions{Getenv: noEnv})
+	if len(diags) != 1 || !strings.Contains(diags[0].Detail, `Did you mean "upper"?`) {
+		t.Fatalf("diagnostics %v, want one suggesting upper", diags)
+	}
+}
