@@ -3,12 +3,11 @@ package cmd
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/faultline/faultline/experiments"
+	"github.com/faultline/faultline/report"
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -23,7 +22,7 @@ const diagnosticWidth = 100
 // from a file drove the terminal). So each diagnostic is written against a window of
 // its file: the lines of the snippet, control characters escaped (\x1b), behind as
 // many empty lines as came before, so that line numbers stay; its ranges are moved
-// onto the window.
+// onto the window. Escaping is report.SafeText's, as for everything else printed.
 func printDiagnostics(w io.Writer, tty bool, files experiments.Sources, diags hcl.Diagnostics) {
 	width := uint(0)
 	if tty {
@@ -39,50 +38,11 @@ func printDiagnostics(w io.Writer, tty bool, files experiments.Sources, diags hc
 	}
 }
 
-// unsafeRune reports a character that must not reach a terminal as it is: C0 and C1
-// controls and DEL (escape sequences, carriage returns that overwrite a line), and
-// the bidirectional overrides that make text read differently than it is. Tabs and
-// newlines are layout.
-func unsafeRune(r rune) bool {
-	switch {
-	case r == '\t' || r == '\n':
-		return false
-	case r < 0x20 || (r >= 0x7f && r < 0xa0):
-		return true
-	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
-		return true
-	}
-	return false
-}
-
-func escapeRune(r rune) string {
-	if r < 0x80 {
-		return fmt.Sprintf(`\x%02x`, r)
-	}
-	return fmt.Sprintf(`\u%04x`, r)
-}
-
-// escapeText writes unsafe characters of a message as escapes.
-func escapeText(s string) string {
-	if strings.IndexFunc(s, unsafeRune) < 0 {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		if unsafeRune(r) {
-			b.WriteString(escapeRune(r))
-		} else {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
 // diagnosticWindow returns a copy of d to print, messages escaped, and the window
 // of its file that its Subject and Context are moved onto (nil without a source).
 func diagnosticWindow(files experiments.Sources, d *hcl.Diagnostic) (*hcl.Diagnostic, *hcl.File) {
 	c := *d
-	c.Summary, c.Detail = escapeText(d.Summary), escapeText(d.Detail)
+	c.Summary, c.Detail = report.SafeText(d.Summary), report.SafeText(d.Detail)
 	if d.Subject == nil {
 		return &c, nil
 	}
@@ -111,15 +71,15 @@ func diagnosticWindow(files experiments.Sources, d *hcl.Diagnostic) (*hcl.Diagno
 	out := bytes.Repeat([]byte{'\n'}, lines)
 	newOf := make([]int, to-from+1)
 	for i := from; i < to; {
-		r, size := utf8.DecodeRune(src[i:])
-		for j := 0; j < size && i+j < to; j++ {
+		_, size := utf8.DecodeRune(src[i:])
+		size = min(size, to-i)
+		for j := 0; j < size; j++ {
 			newOf[i+j-from] = len(out)
 		}
-		crlf := r == '\r' && i+1 < len(src) && src[i+1] == '\n' // a CR before LF ends a line
-		if unsafeRune(r) && !crlf {
-			out = append(out, escapeRune(r)...)
+		if src[i] == '\r' && i+1 < len(src) && src[i+1] == '\n' {
+			out = append(out, '\r') // a CR before LF ends a line
 		} else {
-			out = append(out, src[i:min(i+size, to)]...)
+			out = append(out, report.SafeText(string(src[i:i+size]))...)
 		}
 		i += size
 	}
@@ -134,7 +94,7 @@ func diagnosticWindow(files experiments.Sources, d *hcl.Diagnostic) (*hcl.Diagno
 		return &m
 	}
 	c.Subject, c.Context = move(d.Subject), move(d.Context)
-	window := &hcl.File{Body: f.Body, Bytes: out, Nav: blockContext(escapeText(contextOf(f, d.Subject.Start.Byte)))}
+	window := &hcl.File{Body: f.Body, Bytes: out, Nav: blockContext(report.SafeText(contextOf(f, d.Subject.Start.Byte)))}
 	return &c, window
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/faultline/faultline/experiments"
+	"github.com/faultline/faultline/result"
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -43,8 +44,8 @@ func TestDiagnosticsEscapeControlCharacters(t *testing.T) {
 		}
 		for _, tty := range []bool{false, true} {
 			code, _, stderr := langRun(t, tty, nil, "validate", path)
-			if code != ExitInvalid {
-				t.Fatalf("%s, tty %v: exit code %d, want %d", name, tty, code, ExitInvalid)
+			if code != result.ExitInvalid {
+				t.Fatalf("%s, tty %v: exit code %d, want %d", name, tty, code, result.ExitInvalid)
 			}
 			text := stderr
 			if tty {

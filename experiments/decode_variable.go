@@ -218,7 +218,7 @@ func (l *loader) applyVarFile(path string, declared map[string]*variable) hcl.Di
 			Detail:   fmt.Sprintf("%v. Check the --var-file path.", err),
 		}}
 	}
-	if diags := checkSource(path, "variables file", src); diags.HasErrors() {
+	if diags := CheckSource(path, "variables file", src); diags.HasErrors() {
 		return diags
 	}
 	file, diags := l.parser.ParseHCL(src, path)

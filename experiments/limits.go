@@ -94,12 +94,14 @@ func startOf(filename string) hcl.Range {
 	return hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos}
 }
 
-// checkSource refuses, before parsing, what the HCL parser cannot take: a file beyond
+// CheckSource refuses, before parsing, what the HCL parser cannot take: a file beyond
 // MaxFileBytes, a file that is not UTF-8 text, and nesting beyond MaxNesting (the
 // parser recurses once per level and overflows the stack of the whole process). Its
 // diagnostics say the line and column themselves: the file is not parsed, so there is
-// no snippet (and a snippet of such a file would be one huge line, or binary).
-func checkSource(filename, what string, src []byte) hcl.Diagnostics {
+// no snippet (and a snippet of such a file would be one huge line, or binary). what
+// names the file in messages ("experiment file"); any HCL file read from outside
+// should pass it before hclparse sees it.
+func CheckSource(filename, what string, src []byte) hcl.Diagnostics {
 	if len(src) > MaxFileBytes {
 		return hcl.Diagnostics{tooLarge(filename, what, int64(len(src)))}
 	}
@@ -120,7 +122,7 @@ func checkSource(filename, what string, src []byte) hcl.Diagnostics {
 	return nil
 }
 
-// checkExpressionNesting is checkSource's nesting check for an expression given on the
+// checkExpressionNesting is CheckSource's nesting check for an expression given on the
 // command line (--var 'name=[...]').
 func checkExpressionNesting(src []byte, filename string) hcl.Diagnostics {
 	if len(src) > MaxFileBytes {

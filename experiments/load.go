@@ -71,7 +71,7 @@ func loadSource(filename string, src []byte, opts LoadOptions) (*Experiment, Sou
 	if opts.ReadFile == nil {
 		opts.ReadFile = readLimited
 	}
-	if diags := checkSource(filename, "experiment file", src); diags.HasErrors() {
+	if diags := CheckSource(filename, "experiment file", src); diags.HasErrors() {
 		return nil, Sources{}, diags
 	}
 	parser := hclparse.NewParser()

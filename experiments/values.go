@@ -43,7 +43,7 @@ var goDuration = regexp.MustCompile(`^[-+]?([0-9]*(\.[0-9]*)?(ns|us|µs|μs|ms|s
 // MaxDuration.
 func parseDuration(s string) (time.Duration, error) {
 	t := strings.TrimSpace(s)
-	tooLong := fmt.Errorf("%q is longer than %s (7 days), the longest duration faultline takes; a run lasts at most that long", s, formatDuration(MaxDuration))
+	tooLong := fmt.Errorf("%q is longer than %s (7 days), the longest duration faultline takes", s, formatDuration(MaxDuration))
 	d, err := time.ParseDuration(t)
 	if err == nil {
 		if d < 0 {
