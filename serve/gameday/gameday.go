@@ -118,6 +118,9 @@ var topSchema = &hcl.BodySchema{
 // LooksLikeGameDay says whether src is a game-day file rather than an experiment: it
 // has a server or schedule block at the top and no experiment block.
 func LooksLikeGameDay(src []byte, filename string) bool {
+	if experiments.CheckSource(filename, "game-day file", src).HasErrors() {
+		return false // too large, not text or nested too deep: the experiment loader says so
+	}
 	f, diags := hclparse.NewParser().ParseHCL(src, filename)
 	if diags.HasErrors() || f == nil {
 		return false
@@ -154,6 +157,11 @@ func Load(path string, opts Options) (*File, Sources, hcl.Diagnostics) {
 		}}
 	}
 	parser := hclparse.NewParser()
+	// The experiment language's bounds on size, text and nesting, before HCL's parser
+	// (which a deeply nested file overflows).
+	if diags := experiments.CheckSource(path, "game-day file", src); diags.HasErrors() {
+		return nil, parser.Files(), diags
+	}
 	file, diags := parser.ParseHCL(src, path)
 	if diags.HasErrors() {
 		return nil, parser.Files(), diags

@@ -178,3 +178,20 @@ func TestExample(t *testing.T) {
 		t.Error("the example has no schedule")
 	}
 }
+
+// TestHostileFilesAreRefusedBeforeParsing: a deeply nested or binary file gets the
+// language's own bounds, not a stack overflow in HCL's parser.
+func TestHostileFilesAreRefusedBeforeParsing(t *testing.T) {
+	t.Parallel()
+	deep := []byte("server {\n  listen = " + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + "\n}\n")
+	binary := append([]byte("server {\n"), 0, 1, 2, 0xff, '\n', '}')
+	for name, src := range map[string][]byte{"deep": deep, "binary": binary} {
+		if LooksLikeGameDay(src, name+".hcl") {
+			t.Errorf("%s: taken for a game-day file", name)
+		}
+		_, _, diags := Load(name+".hcl", Options{ReadFile: func(string) ([]byte, error) { return src, nil }, Getenv: noEnv})
+		if !diags.HasErrors() || len(diags) != 1 {
+			t.Errorf("%s: %d diagnostics, want the one that refuses it:\n%s", name, len(diags), diagText(diags))
+		}
+	}
+}
