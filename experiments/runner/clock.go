@@ -5,21 +5,12 @@ import (
 	"time"
 )
 
-// Clock is the runner's single source of time: every planned instant is computed from
-// one start reading and every wait goes through SleepUntil, so a logic test can run a
-// ten-minute experiment on a fake clock in milliseconds.
-type Clock interface {
-	Now() time.Time
-	// SleepUntil returns at t, or earlier with ctx's cause when ctx ends first.
-	SleepUntil(ctx context.Context, t time.Time) error
-}
+// One clock drives a run: every planned instant is computed from one reading of
+// time.Now at its start, and every wait goes through sleepUntil. Logic tests run in
+// testing/synctest bubbles, whose fake clock is what time.Now and timers read there.
 
-// RealClock is wall-clock time.
-type RealClock struct{}
-
-func (RealClock) Now() time.Time { return time.Now() }
-
-func (RealClock) SleepUntil(ctx context.Context, t time.Time) error {
+// sleepUntil returns at t, or earlier with ctx's cause when ctx ends first.
+func sleepUntil(ctx context.Context, t time.Time) error {
 	d := time.Until(t)
 	if d <= 0 {
 		return context.Cause(ctx)

@@ -30,7 +30,7 @@ func (r *run) inject(harm context.Context, idx int) {
 	if prepareAt.Before(r.t0) {
 		prepareAt = r.t0
 	}
-	if err := r.clock.SleepUntil(harm, prepareAt); err != nil {
+	if err := sleepUntil(harm, prepareAt); err != nil {
 		for _, t := range targets {
 			close(r.settled[idx][t.ID])
 		}
@@ -97,7 +97,7 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 	action, err := f.Prepare(harm, t)
 	if err != nil {
 		<-r.sem
-		ev.Actual, ev.Error = r.clock.Now(), err.Error()
+		ev.Actual, ev.Error = time.Now(), err.Error()
 		if errors.Is(err, faults.ErrTargetGone) {
 			ev.TargetGone = true
 			r.addEvent(ev)
@@ -122,7 +122,7 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 		if err := r.armLease(); err != nil {
 			<-r.sem
 			release(action)
-			ev.Actual, ev.Error = r.clock.Now(), "not injected: "+err.Error()
+			ev.Actual, ev.Error = time.Now(), "not injected: "+err.Error()
 			r.addEvent(ev)
 			r.failInjection(label, fmt.Errorf("watchdog: %w", err))
 			return
@@ -133,14 +133,14 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 		if err != nil {
 			<-r.sem
 			release(action)
-			ev.Actual, ev.Error = r.clock.Now(), "not injected: "+err.Error()
+			ev.Actual, ev.Error = time.Now(), "not injected: "+err.Error()
 			r.addEvent(ev)
 			r.failInjection(label, fmt.Errorf("journal: %w", err))
 			return
 		}
 	}
 	<-r.sem
-	if err := r.clock.SleepUntil(harm, plannedStart); err != nil {
+	if err := sleepUntil(harm, plannedStart); err != nil {
 		// Stopped before the planned start: nothing was applied.
 		release(action)
 		if r.cfg.Journal != nil {
@@ -152,7 +152,7 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 		return
 	}
 	r.sem <- struct{}{} // Apply
-	started := r.clock.Now()
+	started := time.Now()
 	ev.Started = &started
 	var applyErr error
 	if !r.cfg.DryRun {
@@ -160,7 +160,7 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 		applyErr = action.Apply(harm)
 	}
 	<-r.sem
-	ev.Actual = r.clock.Now()
+	ev.Actual = time.Now()
 	if !r.cfg.DryRun {
 		done := action.Record()
 		done.Fault = rec.Fault
@@ -213,7 +213,7 @@ func (r *run) revertOne(ctx context.Context, in experiments.Injection, t faults.
 	ev := result.Event{Type: result.EventRevert, Fault: in.Fault.Name, Kind: in.Fault.Kind, Repeat: in.Repeat,
 		Target: result.EventTarget{Name: t.Name, ID: t.ID}, Planned: planned}
 	r.sem <- struct{}{}
-	started := r.clock.Now()
+	started := time.Now()
 	ev.Started = &started
 	var err error
 	if r.cfg.DryRun {
@@ -233,7 +233,7 @@ func (r *run) revertOne(ctx context.Context, in experiments.Injection, t faults.
 		}
 	}
 	<-r.sem
-	ev.Actual = r.clock.Now()
+	ev.Actual = time.Now()
 	r.mu.Lock()
 	delete(r.active, label)
 	r.mu.Unlock()

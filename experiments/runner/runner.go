@@ -8,7 +8,8 @@
 // for good keeps its entry for `faultline recover` and makes the exit code 4.
 //
 // It depends on narrow interfaces declared here (a fault factory, a journal, a
-// sampler, a range query, a clock), so that its logic is tested with small fakes and
+// sampler, a range query), so that its logic is tested with small fakes (in synctest
+// bubbles, whose fake clock the runner reads as wall time) and
 // its behaviour against the real Docker Engine and Prometheus.
 package runner
 
@@ -92,8 +93,6 @@ type Config struct {
 	RangeQuery metrics.RangeQueryFunc
 	// Preflight checks run before anything else; any failure ends the run with exit 5.
 	Preflight []PreflightCheck
-	// Clock is the time source; nil means RealClock.
-	Clock Clock
 	// DryRun does everything but Apply and Revert.
 	DryRun bool
 	// Parallel bounds the faults applied or reverted at the same time (targets in
@@ -176,7 +175,6 @@ func Run(ctx context.Context, cfg Config) (*result.Result, error) {
 type run struct {
 	cfg      Config
 	plan     *experiments.Plan
-	clock    Clock
 	log      *slog.Logger
 	built    map[*experiments.FaultSpec]faults.Fault
 	recorder *metrics.Recorder
@@ -224,9 +222,6 @@ func newRun(cfg Config) (*run, error) {
 	if cfg.Journal == nil && !cfg.DryRun {
 		return nil, fmt.Errorf("%w: no journal: faults are never injected without one", ErrInvalid)
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = RealClock{}
-	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = DefaultParallel
 	}
@@ -244,7 +239,6 @@ func newRun(cfg Config) (*run, error) {
 	r := &run{
 		cfg:         cfg,
 		plan:        cfg.Plan,
-		clock:       cfg.Clock,
 		log:         log,
 		built:       map[*experiments.FaultSpec]faults.Fault{},
 		queries:     Queries(e),
@@ -298,7 +292,7 @@ func (r *run) preflight(ctx context.Context) error {
 // injection at its time, and the reverts.
 func (r *run) timeline(ctx context.Context) {
 	e := r.plan.Experiment
-	r.t0 = r.clock.Now()
+	r.t0 = time.Now()
 	r.res = r.newResult()
 	r.obsEnd = r.t0.Add(r.plan.Total)
 	r.log.Info("run started", "experiment", e.Name, "baseline", e.Baseline, "faults", len(r.plan.Injections),
@@ -349,7 +343,7 @@ func (r *run) timeline(ctx context.Context) {
 	if harm.Err() != nil {
 		stop := r.stopCauseOf(harm)
 		r.stopped = stop
-		now := r.clock.Now()
+		now := time.Now()
 		r.setStatus(stop.status, stop.reason)
 		r.log.Warn("harm stopped: every fault reverted", "reason", stop.reason)
 		r.progress(Update{Message: "stopped: " + stop.reason})
@@ -364,8 +358,8 @@ func (r *run) timeline(ctx context.Context) {
 		}
 	}
 	if err := r.sleepObserving(ctx, r.observationEnd()); err != nil {
-		r.warn(fmt.Sprintf("observation ended early at %s: %v", r.clock.Now().Format(time.RFC3339), err))
-		r.setRecoveryEnd(r.clock.Now())
+		r.warn(fmt.Sprintf("observation ended early at %s: %v", time.Now().Format(time.RFC3339), err))
+		r.setRecoveryEnd(time.Now())
 		stopObs()
 	}
 	if r.stopped != nil && r.stopped.lost {
@@ -398,7 +392,7 @@ func (r *run) sleepObserving(ctx context.Context, t time.Time) error {
 		case <-wait.Done():
 		}
 	}()
-	return r.clock.SleepUntil(wait, t)
+	return sleepUntil(wait, t)
 }
 
 // holdLease renews the watchdog's lease until every injection is settled. It is the
@@ -420,11 +414,11 @@ func (r *run) holdLease(allSettled <-chan struct{}) {
 	}()
 	lost := false
 	for {
-		if r.clock.SleepUntil(wait, r.clock.Now().Add(r.cfg.RenewEvery)) != nil {
+		if sleepUntil(wait, time.Now().Add(r.cfg.RenewEvery)) != nil {
 			return
 		}
 		r.mu.Lock()
-		stuck, isStuck := r.stuckOp(r.clock.Now())
+		stuck, isStuck := r.stuckOp(time.Now())
 		r.mu.Unlock()
 		if isStuck {
 			r.log.Error("hung: not renewing the watchdog's lease", "operation", stuck)
@@ -453,7 +447,7 @@ func (r *run) bounded(what string, bound time.Duration) (done func()) {
 	r.mu.Lock()
 	id := r.nextOp
 	r.nextOp++
-	r.ops[id] = boundedOp{what: what, deadline: r.clock.Now().Add(bound)}
+	r.ops[id] = boundedOp{what: what, deadline: time.Now().Add(bound)}
 	r.mu.Unlock()
 	return func() {
 		r.mu.Lock()
@@ -503,7 +497,7 @@ func (r *run) progress(u Update) {
 	if r.cfg.Progress == nil {
 		return
 	}
-	now := r.clock.Now()
+	now := time.Now()
 	u.Time = now
 	u.Elapsed = now.Sub(r.t0)
 	u.Total = r.plan.Total

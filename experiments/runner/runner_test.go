@@ -14,7 +14,7 @@ import (
 	"github.com/faultline/faultline/result"
 )
 
-// The logic tests run inside a synctest bubble: the runner's RealClock reads the
+// The logic tests run inside a synctest bubble: the runner's clock (time.Now) reads the
 // bubble's fake clock, which jumps ahead whenever every goroutine waits, so planned
 // times are met exactly and a two-minute experiment takes milliseconds.
 

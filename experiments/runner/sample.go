@@ -29,7 +29,7 @@ func (r *run) sampleLoop(obs, harm context.Context) {
 	lastAnswer := r.t0
 	for k := 0; ; k++ {
 		at := r.t0.Add(time.Duration(k) * e.Step)
-		if now := r.clock.Now(); now.After(at.Add(e.Step)) {
+		if now := time.Now(); now.After(at.Add(e.Step)) {
 			// A slow sample made us miss steps: skip to the current one.
 			k = int(now.Sub(r.t0) / e.Step)
 			at = r.t0.Add(time.Duration(k) * e.Step)
@@ -37,7 +37,7 @@ func (r *run) sampleLoop(obs, harm context.Context) {
 		if at.After(r.observationEnd()) {
 			return
 		}
-		if err := r.clock.SleepUntil(obs, at); err != nil || at.After(r.observationEnd()) {
+		if err := sleepUntil(obs, at); err != nil || at.After(r.observationEnd()) {
 			return
 		}
 		observations := r.cfg.Sampler.Sample(obs, at)

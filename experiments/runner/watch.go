@@ -48,26 +48,26 @@ func (r *run) hold(harm context.Context, in experiments.Injection, t faults.Targ
 	start, end := r.t0.Add(in.Start), r.t0.Add(in.End)
 	step := r.plan.Experiment.Step
 	if !watch || step <= 0 {
-		_ = r.clock.SleepUntil(harm, end)
+		_ = sleepUntil(harm, end)
 		return action, id
 	}
 	w := &watcher{r: r, in: in, t: t, label: label, action: action, id: id, seen: seen, lost: -1}
 	for k := 1; !w.stopped; k++ {
 		next := start.Add(time.Duration(k) * step)
-		if now := r.clock.Now(); now.After(next) {
+		if now := time.Now(); now.After(next) {
 			// A slow read-back or reapply made us miss steps: go on from the next one.
 			k = int(now.Sub(start)/step) + 1
 			next = start.Add(time.Duration(k) * step)
 		}
-		if !next.Before(end) || r.clock.SleepUntil(harm, next) != nil {
+		if !next.Before(end) || sleepUntil(harm, next) != nil {
 			break
 		}
 		w.step(harm)
 	}
-	_ = r.clock.SleepUntil(harm, end)
+	_ = sleepUntil(harm, end)
 	if w.lost >= 0 {
 		r.mu.Lock()
-		r.res.LostFaults[w.lost].Until = r.clock.Now()
+		r.res.LostFaults[w.lost].Until = time.Now()
 		r.mu.Unlock()
 	}
 	if w.action == nil {
@@ -130,7 +130,7 @@ func (w *watcher) lose(harm context.Context, v faults.Verification, err error) {
 	r := w.r
 	at := v.At
 	if at.IsZero() {
-		at = r.clock.Now()
+		at = time.Now()
 	}
 	lf := result.LostFault{
 		Fault: w.in.Fault.Name, Kind: w.in.Fault.Kind, Repeat: w.in.Repeat,
@@ -153,7 +153,7 @@ func (w *watcher) lose(harm context.Context, v faults.Verification, err error) {
 	}
 	// What is left of the lost action is undone first (and its journal entry closed),
 	// so that the end's revert undoes the fresh action only.
-	if rerr := r.revertOne(harm, w.in, w.t, w.action, w.id, r.clock.Now(), w.label); rerr != nil {
+	if rerr := r.revertOne(harm, w.in, w.t, w.action, w.id, time.Now(), w.label); rerr != nil {
 		w.stopped = true
 		w.action = nil // the journal keeps it for `faultline recover`; exit 4
 		w.setReapplyError(fmt.Sprintf("not applied again: the revert of what was left of it failed: %v", rerr))
@@ -203,13 +203,13 @@ func (w *watcher) reapply(harm context.Context) {
 		fail(fmt.Errorf("journal: %w", err))
 		return
 	}
-	started := r.clock.Now()
+	started := time.Now()
 	ev := result.Event{Type: result.EventInject, Fault: in.Fault.Name, Kind: in.Fault.Kind, Repeat: in.Repeat,
 		Target: result.EventTarget{Name: t.Name, ID: t.ID}, Planned: started, Started: &started, Reapply: true}
 	r.journalPhase(id, rec, faults.PhaseApplying, started)
 	applyErr := fresh.Apply(harm)
 	<-r.sem
-	ev.Actual = r.clock.Now()
+	ev.Actual = time.Now()
 	applied := fresh.Record()
 	applied.Fault = rec.Fault
 	r.journalPhase(id, applied, applied.Phase, ev.Actual)
@@ -228,7 +228,7 @@ func (w *watcher) reapply(harm context.Context) {
 		ev.Error, ev.TargetGone = applyErr.Error(), errors.Is(applyErr, faults.ErrTargetGone)
 		r.addEvent(ev)
 		// It may have changed something before failing: undone at once.
-		r.revertOne(harm, in, t, fresh, id, r.clock.Now(), w.label)
+		r.revertOne(harm, in, t, fresh, id, time.Now(), w.label)
 		fail(applyErr)
 		return
 	}
