@@ -17,6 +17,7 @@ import (
 	"github.com/faultline/faultline/internal/dockerx"
 	"github.com/faultline/faultline/result"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 )
 
 type recoverOptions struct {
@@ -185,14 +186,10 @@ func recoverJournal(ctx context.Context, w io.Writer, st journal.RunState, reviv
 // reverted. It is what `recover` and the watchdog both do.
 func revertPending(ctx context.Context, rec *journal.Recovery, revivers *lazyRevivers) []watchdog.Fault {
 	out := make([]watchdog.Fault, len(rec.Pending))
-	sem := make(chan struct{}, faults.Parallelism)
-	var wg sync.WaitGroup
+	var g errgroup.Group // not WithContext: one failed revert must not stop the others
+	g.SetLimit(faults.Parallelism)
 	for i, e := range rec.Pending {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
+		g.Go(func() error {
 			f := watchdog.Fault{Kind: e.Record.Kind, Fault: e.Record.Fault, Target: e.Record.Target.Name}
 			start := time.Now()
 			note, err := revertRecord(ctx, e.Record, revivers)
@@ -207,9 +204,10 @@ func revertPending(ctx context.Context, rec *journal.Recovery, revivers *lazyRev
 				}
 			}
 			out[i] = f
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // every outcome is in out
 	return out
 }
 

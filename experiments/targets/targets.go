@@ -29,6 +29,7 @@ import (
 	"github.com/faultline/faultline/faults"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+	"golang.org/x/sync/errgroup"
 )
 
 // SkipLabel marks a container faultline never touches when its value is true.
@@ -264,15 +265,11 @@ func inspectAll(ctx context.Context, lister Lister, ids map[string]bool) (map[st
 		mu       sync.Mutex
 		out      = make(map[string]container.InspectResponse, len(ids))
 		firstErr error
-		wg       sync.WaitGroup
-		sem      = make(chan struct{}, inspectParallelism)
+		g        errgroup.Group
 	)
+	g.SetLimit(inspectParallelism)
 	for id := range ids {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
+		g.Go(func() error {
 			res, err := lister.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 			mu.Lock()
 			defer mu.Unlock()
@@ -283,9 +280,10 @@ func inspectAll(ctx context.Context, lister Lister, ids map[string]bool) (map[st
 			case firstErr == nil:
 				firstErr = fmt.Errorf("inspect container %.12s: %w", id, err)
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 	return out, firstErr
 }
 
