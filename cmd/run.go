@@ -290,7 +290,7 @@ func (p *preparedRun) prepare(env *Env, req runRequest) error {
 	cfg := runner.Config{
 		Plan:      plan,
 		Faults:    faultFactory(cli, plan),
-		Preflight: runPreflight(exp, prom),
+		Preflight: runPreflight(exp, plan, prom),
 		DryRun:    req.DryRun,
 		Version:   BuildVersion(),
 	}
@@ -354,8 +354,9 @@ func (p *preparedRun) execute(ctx context.Context, hooks runHooks) (res *result.
 }
 
 // runPreflight lists the checks the runner makes before any fault: Prometheus answers
-// every query, and the kernel and privileges support the network faults.
-func runPreflight(exp *experiments.Experiment, prom *metrics.Client) []runner.PreflightCheck {
+// every query, the kernel and privileges support the network faults, and no network
+// fault's target lives in the host's network namespace.
+func runPreflight(exp *experiments.Experiment, plan *experiments.Plan, prom *metrics.Client) []runner.PreflightCheck {
 	var checks []runner.PreflightCheck
 	if prom != nil {
 		checks = append(checks, runner.PreflightCheck{Name: "prometheus", Run: func(ctx context.Context) error {
@@ -363,8 +364,10 @@ func runPreflight(exp *experiments.Experiment, prom *metrics.Client) []runner.Pr
 		}})
 	}
 	var needs []string
+	var netTargets []faults.Target
 	for _, f := range exp.Faults {
 		if k, ok := faults.Lookup(f.Kind); ok && k.Category == faults.NetworkFault {
+			netTargets = append(netTargets, plan.Targets[f.Target]...)
 			if n := network.Needs(f.Kind, f.Params); len(n) > 0 {
 				needs = append(needs, n...)
 			} else {
@@ -375,6 +378,11 @@ func runPreflight(exp *experiments.Experiment, prom *metrics.Client) []runner.Pr
 	if len(needs) > 0 {
 		checks = append(checks, runner.PreflightCheck{Name: "network faults", Run: func(ctx context.Context) error {
 			return network.Preflight(ctx, needs)
+		}})
+	}
+	if len(netTargets) > 0 {
+		checks = append(checks, runner.PreflightCheck{Name: "network fault targets", Run: func(context.Context) error {
+			return network.RefuseHostTargets(netTargets)
 		}})
 	}
 	return checks

@@ -218,3 +218,29 @@ func unsupported(component string, err error) error {
 
 // probeMajor is the handle of the probes' qdiscs, in a throwaway namespace of their own.
 const probeMajor = 0xfa00
+
+// RefuseHostTargets fails, naming every such target, when a target lives in the host's
+// own network namespace (network_mode host) or in faultline's: a network fault there
+// would impair the host itself. It reads /proc only, so preflight can refuse before
+// the baseline what Prepare would refuse when the fault is due. A target without a
+// PID (not running) is left to Prepare.
+func RefuseHostTargets(ts []faults.Target) error {
+	hosts, err := hostNamespaces()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, t := range ts {
+		if t.PID <= 0 {
+			continue
+		}
+		id, err := nsIDOfPath(nsPath(t.PID))
+		if err != nil {
+			continue // gone since it was resolved: Prepare says so
+		}
+		if what, ok := hosts[id]; ok {
+			errs = append(errs, fmt.Errorf("target %s runs in %s: faultline refuses to impair the host's own network; pick a container with its own network", t.Name, what))
+		}
+	}
+	return errors.Join(errs...)
+}
