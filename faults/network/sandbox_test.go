@@ -498,3 +498,70 @@ func BenchmarkSandboxNetem(b *testing.B) {
 		})
 	}
 }
+
+// TestSandboxNetemReadBackSeesRemovalAndChange: for every netem kind, the read-back
+// sees the fault as applied; a qdisc deleted by hand (tc qdisc del), or replaced with
+// other parameters, makes it fail, saying what it found; the revert afterwards leaves
+// nothing of ours and does not fail.
+func TestSandboxNetemReadBackSeesRemovalAndChange(t *testing.T) {
+	needSandbox(t)
+	kinds := []struct {
+		kind   string
+		params faults.Params
+	}{
+		{"delay", faults.Params{"latency": 100 * time.Millisecond}},
+		{"loss", faults.Params{"percent": 30.0}},
+		{"duplicate", faults.Params{"percent": 20.0}},
+		{"corrupt", faults.Params{"percent": 10.0}},
+		{"reorder", faults.Params{"percent": 50.0, "latency": 50 * time.Millisecond}},
+		{"rate", faults.Params{"rate": uint64(2_000_000)}},
+	}
+	for _, k := range kinds {
+		for _, how := range []string{"deleted", "changed"} {
+			t.Run(k.kind+"/"+how, func(t *testing.T) {
+				p := newPair(t)
+				f := mustNew(t, k.kind, k.params, nil)
+				a := mustPrepare(t, f, p.a.target("a", p.aIP))
+				if err := a.Apply(t.Context()); err != nil {
+					t.Fatalf("Apply: %v", err)
+				}
+				if v, err := a.Verify(t.Context()); err != nil || !v.OK() {
+					t.Fatalf("read-back after Apply: %v (%s)", err, v)
+				}
+				root := rootHandle(t, p.a.nl, p.aLink)
+				switch how {
+				case "deleted":
+					qs, err := p.a.nl.QdiscList(p.aLink)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, q := range qs {
+						if q.Attrs().Handle == root {
+							if err := p.a.nl.QdiscDel(q); err != nil {
+								t.Fatalf("delete the qdisc by hand: %v", err)
+							}
+						}
+					}
+				case "changed":
+					// The same handle, another netem: 7 ms of delay and nothing else.
+					q := &netlink.Netem{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: p.aLink.Attrs().Index, Handle: root, Parent: netlink.HANDLE_ROOT}, Latency: 7000}
+					if err := p.a.nl.QdiscReplace(q); err != nil {
+						t.Fatalf("replace the qdisc by hand: %v", err)
+					}
+				}
+				v, err := a.Verify(t.Context())
+				if err == nil || v.OK() || !errors.Is(err, faults.ErrNotInjected) {
+					t.Fatalf("read-back after the qdisc was %s by hand: %v (%s); want ErrNotInjected saying what it found", how, err, v)
+				}
+				t.Logf("%s by hand: %v", how, err)
+				// The revert deletes what carries our handle and kind, and reads back clean.
+				if err := a.Revert(t.Context()); err != nil {
+					t.Errorf("revert after the qdisc was %s by hand: %v", how, err)
+				}
+				if left := oursLeft(t, p.a.nl, p.aLink); len(left) > 0 {
+					t.Errorf("our qdiscs are left: %v", left)
+				}
+			})
+		}
+	}
+}
