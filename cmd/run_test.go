@@ -221,7 +221,16 @@ fault "partition" "cut" {
 // startRun starts `faultline run` and returns it with its combined output so far.
 func startRun(t *testing.T, bin string, args ...string) (*exec.Cmd, *syncBuf) {
 	t.Helper()
+	return startRunEnv(t, bin, nil, args...)
+}
+
+// startRunEnv is startRun with more environment variables (NAME=value).
+func startRunEnv(t *testing.T, bin string, env []string, args ...string) (*exec.Cmd, *syncBuf) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	out := &syncBuf{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

@@ -6,16 +6,19 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/faultline/faultline/internal/dockertest"
 	"github.com/faultline/faultline/internal/promtest"
+	"github.com/faultline/faultline/serve/notify"
 )
 
 func freePort(t *testing.T) string {
@@ -155,12 +158,38 @@ schedule "long" {
   experiment = "long.hcl"
   cron       = "@yearly"
 }
+
+notify "webhook" "oncall" {
+  url_env    = "FAULTLINE_TEST_WEBHOOK_URL"
+  secret_env = "FAULTLINE_TEST_WEBHOOK_SECRET"
+  on         = ["interrupted"]
+}
 `), 0o600)
+	// The on-call webhook: a real HTTP server on loopback that keeps what it is sent.
+	const secret = "webhook-secret-for-the-test"
+	type delivery struct {
+		event string
+		valid bool
+		msg   struct{ Text string }
+	}
+	var hookMu sync.Mutex
+	var deliveries []delivery
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		d := delivery{event: r.Header.Get(notify.EventHeader),
+			valid: r.Header.Get(notify.SignatureHeader) == notify.Sign([]byte(secret), r.Header.Get(notify.TimestampHeader), body)}
+		json.Unmarshal(body, &d.msg)
+		hookMu.Lock()
+		deliveries = append(deliveries, d)
+		hookMu.Unlock()
+	}))
+	t.Cleanup(hook.Close)
+	hookEnv := []string{"FAULTLINE_TEST_WEBHOOK_URL=" + hook.URL, "FAULTLINE_TEST_WEBHOOK_SECRET=" + secret}
 	state := filepath.Join(dir, "state")
 	base := "http://" + addr
 	start := func() (*exec.Cmd, *syncBuf) {
 		t.Helper()
-		cmd, out := startRun(t, bin, "serve", "--state-dir", state, "--listen", addr, filepath.Join(dir, "gameday.hcl"))
+		cmd, out := startRunEnv(t, bin, hookEnv, "serve", "--state-dir", state, "--listen", addr, filepath.Join(dir, "gameday.hcl"))
 		eventually(t, 30*time.Second, "serve to listen", out, func() bool { return strings.Contains(out.String(), "listening on") })
 		return cmd, out
 	}
@@ -236,6 +265,23 @@ schedule "long" {
 	})
 	if !strings.Contains(httpGet(t, base+"/api/schedules"), `"paused": true`) {
 		t.Error("HALT did not pause the schedules")
+	}
+	// The interrupted run reached the on-call webhook, signed, with a chat text.
+	eventually(t, 30*time.Second, "the webhook to be told of the interrupted run", out, func() bool {
+		hookMu.Lock()
+		defer hookMu.Unlock()
+		for _, d := range deliveries {
+			if d.event == "interrupted" {
+				if !d.valid || !strings.Contains(d.msg.Text, "long") {
+					t.Errorf("webhook delivery: signature valid %v, text %q; want a valid signature and a text naming the experiment", d.valid, d.msg.Text)
+				}
+				return true
+			}
+		}
+		return false
+	})
+	if strings.Contains(out.String(), hook.URL) || strings.Contains(out.String(), secret) {
+		t.Errorf("serve printed the webhook's URL or secret:\n%s", out)
 	}
 
 	// kill -9 during a fault: the next start reverts it before anything else and
