@@ -2,7 +2,7 @@
 # result, shows them at http://127.0.0.1:7070 and exposes its own /metrics.
 #
 #   openssl rand -hex 32 > examples/serve-token && chmod 600 examples/serve-token
-#   faultline serve examples/gameday.hcl
+#   ONCALL_WEBHOOK_URL=https://... bin/faultline serve examples/gameday.hcl
 #
 # Relative paths are read from this file's directory.
 
@@ -40,6 +40,6 @@ schedule "slow-db-daily" {
 
 notify "webhook" "oncall" {
   url_env    = "ONCALL_WEBHOOK_URL"    # the URL is a secret: it stays in the environment
-  secret_env = "ONCALL_WEBHOOK_SECRET" # optional: sign each body with HMAC-SHA256
+  # secret_env = "ONCALL_WEBHOOK_SECRET" # to sign each body with HMAC-SHA256
   on         = ["failed", "aborted", "regressed", "revert_failed"]
 }
