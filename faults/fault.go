@@ -173,6 +173,22 @@ type Warner interface {
 	Warnings() []string
 }
 
+// Ways an action reaches its target, as Router reports them.
+const (
+	// ViaPidfd: a signal sent straight to the container's process through a pidfd.
+	ViaPidfd = "pidfd"
+	// ViaEngine: the Docker Engine's own call.
+	ViaEngine = "engine"
+)
+
+// Router is implemented by actions that can reach their target more than one way (a
+// kill: a signal straight to the process, or the engine's kill). After Apply, Via
+// names the way taken (ViaPidfd, ViaEngine; "" before Apply) and, when a faster way
+// was not taken, why not.
+type Router interface {
+	Via() (via, fallback string)
+}
+
 // Record is the durable description of an action, written to the journal before Apply
 // and again as Apply starts and ends.
 type Record struct {

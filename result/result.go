@@ -145,6 +145,10 @@ type Event struct {
 	// Started is when the action was sent (after its preparation and journal entry):
 	// Started - Planned is the scheduling delay, Actual - Started the action's own time.
 	Started *time.Time `json:"started,omitempty"`
+	// Via is how an injection reached its target, for faults that can take more than
+	// one way: "pidfd" (a kill's signal sent straight to the process) or "engine" (the
+	// Docker Engine's call). Empty for the others.
+	Via string `json:"via,omitempty"`
 	// Error is the error of the action, empty on success.
 	Error string `json:"error,omitempty"`
 	// TargetGone is set when the container disappeared or was recreated, so that the

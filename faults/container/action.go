@@ -27,6 +27,9 @@ type action struct {
 	reverted bool
 	// now is the clock of the settle windows (time.Now; a test may shift it).
 	now func() time.Time
+	// via is how Apply reached the target (faults.ViaPidfd or faults.ViaEngine), and
+	// fallback why a kill did not signal the process directly.
+	via, fallback string
 }
 
 func (a *action) Record() faults.Record {
@@ -43,6 +46,14 @@ func (a *action) recordLocked() faults.Record {
 		rec.Phase = faults.PhaseApplied
 	}
 	return rec
+}
+
+// Via reports how a kill reached the process (faults.Router); other kinds always go
+// through the engine and report nothing.
+func (a *action) Via() (via, fallback string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.via, a.fallback
 }
 
 func (a *action) id() string { return a.rec.Target.ID }
@@ -92,14 +103,16 @@ func (a *action) send(ctx context.Context) error {
 	case "kill":
 		// Straight to the process when faultline runs beside the engine: the engine's
 		// own kill of one container takes 100 ms or more, serialised with the others.
-		ok, derr := signalDirect(ctx, a.rec.Target.PID, a.id(), a.st.Signal, a.st.Signal == "SIGKILL")
-		if ok {
+		sent, why, derr := signalDirect(ctx, a.rec.Target.PID, a.id(), a.st.Signal, a.st.Signal == "SIGKILL")
+		if sent {
+			a.via, a.fallback = faults.ViaPidfd, ""
 			if derr != nil && !errors.Is(derr, errSignalledAlive) {
 				// Not sent: the kernel refused it, so nothing changed.
 				return cerrdefs.ErrFailedPrecondition.WithMessage(derr.Error())
 			}
 			return nil // sent; a process that outlives the wait is the read-back's business
 		}
+		a.via, a.fallback = faults.ViaEngine, why
 		_, err = a.cli.ContainerKill(ctx, a.id(), client.ContainerKillOptions{Signal: a.st.Signal})
 	case "stop":
 		_, err = a.cli.ContainerStop(ctx, a.id(), client.ContainerStopOptions{Timeout: a.st.Seconds})

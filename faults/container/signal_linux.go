@@ -19,40 +19,49 @@ import (
 // recycled pid. With waitExit it returns once the process is dead, as the engine's
 // kill does for SIGKILL.
 //
-// It reports ok=false, with nothing sent, whenever that is not possible (another PID
-// namespace, a remote engine, no privileges, the process already gone, an old kernel):
-// the caller then asks the engine. The engine notices the death on its own and records
-// the exit code as for its own kill; only its "kill" event is missing (its "die" is
-// there).
-func signalDirect(ctx context.Context, pid int, containerID, sig string, waitExit bool) (ok bool, err error) {
+// It reports sent=false, with nothing sent and why it was not, whenever that is not
+// possible (another PID namespace, a remote engine, no privileges, the process already
+// gone, an old kernel): the caller then asks the engine. The engine notices the death
+// on its own and records the exit code as for its own kill; only its "kill" event is
+// missing (its "die" is there).
+func signalDirect(ctx context.Context, pid int, containerID, sig string, waitExit bool) (sent bool, why string, err error) {
 	num, err := signalNumber(sig)
-	if err != nil || pid <= 0 || len(containerID) < 12 {
-		return false, nil
+	switch {
+	case err != nil:
+		return false, err.Error(), nil
+	case pid <= 0:
+		return false, "no pid recorded", nil
+	case len(containerID) < 12:
+		return false, "no container id", nil
 	}
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
-		return false, nil
+		return false, fmt.Sprintf("pidfd_open(%d): %v", pid, err), nil
 	}
 	defer unix.Close(fd)
 	cg, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
-	if err != nil || !bytes.Contains(cg, []byte(containerID)) {
-		return false, nil
+	if err != nil {
+		return false, fmt.Sprintf("read cgroup of pid %d: %v", pid, err), nil
+	}
+	if !bytes.Contains(cg, []byte(containerID)) {
+		return false, fmt.Sprintf("pid %d is not in the container's cgroup", pid), nil
 	}
 	// The pidfd's process is still alive, so /proc/PID was that same process; and we
 	// may signal it (a user in the docker group may not: then the engine does).
 	if err := unix.PidfdSendSignal(fd, 0, nil, 0); err != nil {
-		return false, nil
+		return false, fmt.Sprintf("may not signal pid %d: %v", pid, err), nil
 	}
 	if err := unix.PidfdSendSignal(fd, num, nil, 0); err != nil {
 		if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.EPERM) {
-			return false, nil // died meanwhile, or not ours to signal: the engine decides
+			// Died meanwhile, or not ours to signal: the engine decides.
+			return false, fmt.Sprintf("signal pid %d: %v", pid, err), nil
 		}
-		return true, fmt.Errorf("signal %s to pid %d: %w", sig, pid, err)
+		return true, "", fmt.Errorf("signal %s to pid %d: %w", sig, pid, err)
 	}
 	if !waitExit {
-		return true, nil
+		return true, "", nil
 	}
-	return true, waitPidfd(ctx, fd, pid)
+	return true, "", waitPidfd(ctx, fd, pid)
 }
 
 // errSignalledAlive marks a signal that was delivered to a process still alive when

@@ -6,11 +6,14 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/faultline/faultline/faults"
 	"github.com/faultline/faultline/internal/dockertest"
 	"github.com/faultline/faultline/internal/testreal"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 	"golang.org/x/sys/unix"
 )
 
@@ -31,19 +34,19 @@ func TestSignalDirectChecksTheProcessIsTheContainers(t *testing.T) {
 	other, _ := e.run(t, dockertest.RunOptions{Name: "direct-other"})
 
 	// Another container's id, or a pid of nothing: nothing is sent, the engine decides.
-	if ok, err := signalDirect(ctx, tg.PID, other.ID, "SIGKILL", true); ok || err != nil {
-		t.Fatalf("signal with another container's id: ok=%v err=%v, want not sent", ok, err)
+	if ok, why, err := signalDirect(ctx, tg.PID, other.ID, "SIGKILL", true); ok || err != nil || !strings.Contains(why, "cgroup") {
+		t.Fatalf("signal with another container's id: ok=%v why=%q err=%v, want not sent, because of the cgroup", ok, why, err)
 	}
 	if err := unix.Kill(tg.PID, 0); err != nil {
 		t.Fatalf("the process of a refused direct signal is gone: %v", err)
 	}
-	if ok, _ := signalDirect(ctx, os.Getpid(), tg.ID, "SIGUSR1", false); ok {
+	if ok, _, _ := signalDirect(ctx, os.Getpid(), tg.ID, "SIGUSR1", false); ok {
 		t.Fatal("signalled a process outside the container")
 	}
 
-	ok, err := signalDirect(ctx, tg.PID, tg.ID, "SIGKILL", true)
+	ok, why, err := signalDirect(ctx, tg.PID, tg.ID, "SIGKILL", true)
 	if !ok || err != nil {
-		t.Fatalf("direct SIGKILL: ok=%v err=%v, want sent", ok, err)
+		t.Fatalf("direct SIGKILL: ok=%v (%s) err=%v, want sent", ok, why, err)
 	}
 	if st := procState(tg.PID); st != "gone" && st != "Z" {
 		t.Errorf("after a direct SIGKILL that waited for the exit, pid %d is in state %s; want dead (gone or a zombie)", tg.PID, st)
@@ -91,4 +94,45 @@ func procState(pid int) string {
 		return "unparsable"
 	}
 	return string(b[i+2])
+}
+
+// TestKillSaysWhichWayItWent: a kill reports through faults.Router whether the signal
+// went straight to the process or through the engine, and why not straight. A PID that
+// is stale by the time of Apply (the container was restarted after Prepare) falls back
+// to the engine, which kills the container's current process.
+func TestKillSaysWhichWayItWent(t *testing.T) {
+	e := newEnv(t)
+	needSamePIDNamespace(t)
+	ctx := context.Background()
+
+	tg, _ := e.run(t, dockertest.RunOptions{Name: "via-direct"})
+	a := prepare(t, e.cli, "kill", faults.Params{"restore": false}, tg)
+	if err := a.Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if via, why := a.(faults.Router).Via(); via != faults.ViaPidfd || why != "" {
+		t.Errorf("direct kill: via %q (%q), want %q", via, why, faults.ViaPidfd)
+	}
+
+	tg, before := e.run(t, dockertest.RunOptions{Name: "via-stale"})
+	a = prepare(t, e.cli, "kill", faults.Params{"restore": false}, tg)
+	timeout := 5
+	if _, err := e.cli.ContainerRestart(ctx, tg.ID, client.ContainerRestartOptions{Timeout: &timeout}); err != nil {
+		t.Fatal(err)
+	}
+	restarted := dockertest.Wait(t, e.cli, tg.ID, "running again", func(c container.InspectResponse) bool {
+		return dockertest.Running(c) && c.State.Pid != before.State.Pid
+	})
+	if err := a.Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if via, why := a.(faults.Router).Via(); via != faults.ViaEngine || !strings.Contains(why, "pidfd_open") {
+		t.Errorf("kill of a stale pid: via %q (%q), want %q because the recorded process is gone", via, why, faults.ViaEngine)
+	}
+	dockertest.Wait(t, e.cli, tg.ID, "exited 137", func(c container.InspectResponse) bool {
+		return dockertest.Exited(c) && c.State.ExitCode == 137
+	})
+	if st := procState(restarted.State.Pid); st != "gone" && st != "Z" {
+		t.Errorf("the restarted process %d is in state %s after the engine's kill; want dead", restarted.State.Pid, st)
+	}
 }

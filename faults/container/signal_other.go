@@ -8,8 +8,8 @@ import (
 )
 
 // signalDirect needs pidfds (Linux): elsewhere the engine always sends the signal.
-func signalDirect(ctx context.Context, pid int, containerID, sig string, waitExit bool) (bool, error) {
-	return false, nil
+func signalDirect(ctx context.Context, pid int, containerID, sig string, waitExit bool) (bool, string, error) {
+	return false, "direct signals need Linux pidfds", nil
 }
 
 var errSignalledAlive = errors.New("signalled but still alive")
