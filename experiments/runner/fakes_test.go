@@ -80,6 +80,10 @@ type fakeFault struct {
 	// read-backs of applied actions by target.
 	actions  map[string][]*fakeAction
 	verifies map[string]int
+	// via is what every action reports through faults.Router after Apply.
+	via string
+	// applyGate holds the Apply of a target until its channel is closed.
+	applyGate map[string]chan struct{}
 }
 
 // lose makes the latest action on target lose its fault, as someone undoing it by
@@ -136,6 +140,9 @@ type fakeAction struct {
 }
 
 func (a *fakeAction) Apply(ctx context.Context) error {
+	if g := a.f.applyGate[a.target.Name]; g != nil {
+		<-g
+	}
 	a.f.log.add("apply", a.f.name, a.target.Name)
 	a.mu.Lock()
 	a.phase = faults.PhaseApplied
@@ -190,6 +197,8 @@ func (a *fakeAction) Revert(ctx context.Context) error {
 	a.f.revertErrs[a.target.Name] = errs[1:]
 	return errs[0]
 }
+
+func (a *fakeAction) Via() (string, string) { return a.f.via, "" }
 
 func (a *fakeAction) Warnings() []string { return a.f.warnings }
 

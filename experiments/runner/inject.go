@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/faultline/faultline/experiments"
@@ -41,16 +42,25 @@ func (r *run) inject(harm context.Context, idx int) {
 		r.warn(fmt.Sprintf("fault %q: target %q has no container; nothing injected", in.Fault.Name, in.Fault.Target))
 		return
 	}
+	// Every target is hit before any is reverted: the reverts of a fault that ends as
+	// it starts (a kill whose restore starts the container again) must not take the
+	// slots that the injections of its later targets wait for.
+	var applying sync.WaitGroup
+	applying.Add(len(targets))
+	allApplied := make(chan struct{})
+	go func() { applying.Wait(); close(allApplied) }()
 	done := make(chan struct{}, len(targets))
 	for _, t := range targets {
 		go func() {
+			applied := sync.OnceFunc(applying.Done)
 			defer func() { done <- struct{}{} }()
 			defer close(r.settled[idx][t.ID])
+			defer applied()
 			if !r.waitEarlier(harm, idx, t) {
 				r.log.Info("not injected: the run stopped first", "fault", in.Fault.Name, "repeat", in.Repeat, "target", t.Name)
 				return
 			}
-			r.hit(harm, in, t)
+			r.hit(harm, in, t, applied, allApplied)
 		}()
 	}
 	for range targets {
@@ -85,8 +95,9 @@ func release(a faults.Action) {
 	}
 }
 
-// hit is one injection on one target.
-func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Target) {
+// hit is one injection on one target. It calls applied once its Apply returned, and
+// reverts only after allApplied (or when harm stops).
+func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Target, applied func(), allApplied <-chan struct{}) {
 	f := r.built[in.Fault]
 	plannedStart, plannedEnd := r.t0.Add(in.Start), r.t0.Add(in.End)
 	ev := result.Event{Type: result.EventInject, Fault: in.Fault.Name, Kind: in.Fault.Kind, Repeat: in.Repeat,
@@ -174,6 +185,12 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 			}
 		}
 	}
+	if rt, ok := action.(faults.Router); ok {
+		var fallback string
+		if ev.Via, fallback = rt.Via(); ev.Via != "" {
+			r.log.Debug("applied", "fault", in.Fault.Name, "target", t.Name, "via", ev.Via, "fallback", fallback)
+		}
+	}
 	r.mu.Lock()
 	r.injected++
 	r.active[label] = true
@@ -193,7 +210,13 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 		r.failInjection(label, applyErr)
 	}
 	r.addEvent(ev)
+	applied()
 
+	// Every target is hit before any is reverted (see inject); an early stop goes on at once.
+	select {
+	case <-allApplied:
+	case <-harm.Done():
+	}
 	// Hold until the planned end, reading the fault back every step (watch.go); an
 	// early stop reverts at once. Even a failed Apply is reverted: it may have changed
 	// something before failing.

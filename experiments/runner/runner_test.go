@@ -541,6 +541,68 @@ func TestBackToBackFaultsWaitForTheRevert(t *testing.T) {
 	})
 }
 
+// TestInjectionsSayWhichWayTheyWent: an action that can reach its target more than one
+// way (faults.Router) has the way recorded on its injection event, and only there.
+func TestInjectionsSayWhichWayTheyWent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fx := newFixture(t, []string{"a"}, spec("kill", "crash", 0, time.Second), spec("pause", "freeze", 2*time.Second, time.Second))
+		fx.faults["crash"].via = faults.ViaPidfd
+		res := mustRun(t, context.Background(), fx.cfg)
+		for _, ev := range res.Events {
+			want := ""
+			if ev.Type == result.EventInject && ev.Fault == "crash" {
+				want = faults.ViaPidfd
+			}
+			if ev.Via != want {
+				t.Errorf("%s of %s: via %q, want %q", ev.Type, ev.Fault, ev.Via, want)
+			}
+		}
+	})
+}
+
+// TestEveryTargetIsHitBeforeAnyRevert: the reverts of a fault that ends as it starts
+// (a kill restored at once) wait until every target is hit, so that they never take
+// the slots that the injections of its later targets wait for.
+func TestEveryTargetIsHitBeforeAnyRevert(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fx := newFixture(t, []string{"a", "b", "c"}, spec("kill", "crash", 0, 0))
+		fx.cfg.Parallel = 2
+		gate := make(chan struct{})
+		fx.faults["crash"].applyGate = map[string]chan struct{}{"b": gate}
+		type outcome struct {
+			res *result.Result
+			err error
+		}
+		done := make(chan outcome, 1)
+		go func() {
+			res, err := Run(context.Background(), fx.cfg)
+			done <- outcome{res, err}
+		}()
+		time.Sleep(11 * time.Second) // virtual: past the planned start at +10s, where b's Apply is held
+		synctest.Wait()
+		if n := fx.log.count("revert"); n != 0 {
+			t.Errorf("%d target(s) reverted while b was still being hit: %v", n, fx.log.all())
+		}
+		close(gate)
+		out := <-done
+		if out.err != nil || out.res.ExitCode != 0 {
+			t.Fatalf("Run: %v", out.err)
+		}
+		lastApply, firstRevert := -1, -1
+		for i, o := range fx.log.all() {
+			switch {
+			case o.What == "apply":
+				lastApply = i
+			case o.What == "revert" && firstRevert < 0:
+				firstRevert = i
+			}
+		}
+		if fx.log.count("apply") != 3 || fx.log.count("revert") != 3 || firstRevert < lastApply {
+			t.Fatalf("ops %v: want 3 applies, then 3 reverts", fx.log.all())
+		}
+	})
+}
+
 // TestPreparedAheadOfThePlannedStart: targets are inspected and journalled PrepareLead
 // before the planned start, so that only Apply is left at the start; a run stopped in
 // between applies nothing and leaves no pending journal entry.
