@@ -1,6 +1,9 @@
-// Package containerbench measures faultline's container faults against the obvious
-// alternative a user scripts today: the docker CLI called once per container, in a
-// loop. Both hit the same containers in the same run. Run it with run.sh, or:
+// Package containerbench measures faultline's container faults against what a user
+// scripts today: the docker CLI called once per container in a loop, and one docker
+// CLI call given every id (the CLI then works on them in parallel, as the engine
+// allows). All hit the same containers in the same run. BenchmarkCommands (in
+// commands_bench_test.go) times whole commands instead, Pumba's among them. Run it with
+// run.sh, or:
 //
 //	go test ./bench/container -run '^$' -bench . -benchtime 3x
 //
@@ -30,8 +33,9 @@ var sizes = []int{1, 10, 50}
 type kind struct {
 	name   string
 	params faults.Params
-	// cliInject and cliRevert are the docker CLI arguments for one container (nil: nothing to do).
-	cliInject, cliRevert func(id string) []string
+	// cliInject and cliRevert are the docker CLI arguments for the given containers
+	// (nil: nothing to do).
+	cliInject, cliRevert func(ids ...string) []string
 	// settled is the state to wait for after the inject, untimed, before the revert.
 	settled func(c ctypes.InspectResponse) bool
 }
@@ -59,28 +63,28 @@ func BenchmarkContainerFaults(b *testing.B) {
 	img := dockertest.Image(b, cli, dockertest.Sleeper)
 	kinds := []kind{
 		{name: "kill", params: faults.Params{"signal": "SIGKILL", "restore": true},
-			cliInject: func(id string) []string { return []string{"kill", "--signal", "SIGKILL", id} },
-			cliRevert: func(id string) []string { return []string{"start", id} },
+			cliInject: func(ids ...string) []string { return append([]string{"kill", "--signal", "SIGKILL"}, ids...) },
+			cliRevert: func(ids ...string) []string { return append([]string{"start"}, ids...) },
 			settled:   exitedState},
 		{name: "stop", params: faults.Params{"grace": 10 * time.Second},
-			cliInject: func(id string) []string { return []string{"stop", "--time", "10", id} },
-			cliRevert: func(id string) []string { return []string{"start", id} },
+			cliInject: func(ids ...string) []string { return append([]string{"stop", "--time", "10"}, ids...) },
+			cliRevert: func(ids ...string) []string { return append([]string{"start"}, ids...) },
 			settled:   exitedState},
 		{name: "pause", params: nil,
-			cliInject: func(id string) []string { return []string{"pause", id} },
-			cliRevert: func(id string) []string { return []string{"unpause", id} },
+			cliInject: func(ids ...string) []string { return append([]string{"pause"}, ids...) },
+			cliRevert: func(ids ...string) []string { return append([]string{"unpause"}, ids...) },
 			settled:   pausedState},
 		{name: "restart", params: faults.Params{"timeout": 10 * time.Second},
-			cliInject: func(id string) []string { return []string{"restart", "--time", "10", id} },
+			cliInject: func(ids ...string) []string { return append([]string{"restart", "--time", "10"}, ids...) },
 			settled:   runningState},
 		{name: "resources", params: faults.Params{"cpus": 0.5, "memory": int64(64 << 20)},
 			// The same updates faultline sends: the CLI cannot express "no limit" either.
-			cliInject: func(id string) []string {
-				return []string{"update", "--cpu-period", "100000", "--cpu-quota", "50000", "--memory", "64m", "--memory-swap", "64m", id}
+			cliInject: func(ids ...string) []string {
+				return append([]string{"update", "--cpu-period", "100000", "--cpu-quota", "50000", "--memory", "64m", "--memory-swap", "64m"}, ids...)
 			},
-			cliRevert: func(id string) []string {
+			cliRevert: func(ids ...string) []string {
 				big := strconv.FormatInt(9223372036854771712, 10)
-				return []string{"update", "--cpu-period", "100000", "--cpu-quota", "-1", "--memory", big, "--memory-swap", big, id}
+				return append([]string{"update", "--cpu-period", "100000", "--cpu-quota", "-1", "--memory", big, "--memory-swap", big}, ids...)
 			},
 			settled: runningState},
 	}
@@ -98,7 +102,10 @@ func BenchmarkContainerFaults(b *testing.B) {
 				benchFaultline(b, cli, k, targets)
 			})
 			b.Run(fmt.Sprintf("%s/n=%d/docker-cli", k.name, n), func(b *testing.B) {
-				benchCLI(b, cli, k, targets)
+				benchCLI(b, cli, k, targets, false)
+			})
+			b.Run(fmt.Sprintf("%s/n=%d/docker-cli-all", k.name, n), func(b *testing.B) {
+				benchCLI(b, cli, k, targets, true)
 			})
 		}
 	}
@@ -157,21 +164,31 @@ func benchFaultline(b *testing.B, cli *client.Client, k kind, targets []faults.T
 	b.ReportMetric(float64(apply.Microseconds())/1000/float64(b.N), "apply-ms")
 }
 
-func benchCLI(b *testing.B, cli *client.Client, k kind, targets []faults.Target) {
+// benchCLI runs the docker CLI once per container, or with all given one call.
+func benchCLI(b *testing.B, cli *client.Client, k kind, targets []faults.Target, all bool) {
+	var ids []string
+	for _, t := range targets {
+		ids = append(ids, t.ID)
+	}
+	each := func(args func(ids ...string) []string) {
+		if all {
+			docker(b, args(ids...))
+			return
+		}
+		for _, id := range ids {
+			docker(b, args(id))
+		}
+	}
 	var inject, revert time.Duration
 	for b.Loop() {
 		start := time.Now()
-		for _, t := range targets {
-			docker(b, k.cliInject(t.ID))
-		}
+		each(k.cliInject)
 		inject += time.Since(start)
 		waitAll(b, cli, targets, k.settled)
 
 		start = time.Now()
 		if k.cliRevert != nil {
-			for _, t := range targets {
-				docker(b, k.cliRevert(t.ID))
-			}
+			each(k.cliRevert)
 		}
 		revert += time.Since(start)
 		waitAll(b, cli, targets, runningState)

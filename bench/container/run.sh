@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Container faults, faultline against the docker CLI called per container, on 1, 10 and
-# 50 containers in the same run. Prints the raw benchmark lines, then the ratios.
-# BENCHTIME=3x by default; every container is created and removed by the benchmark.
+# Container faults on 1, 10 and 50 containers, in the same run:
+#  - BenchmarkContainerFaults: faultline's Prepare+Apply and Revert through the Engine
+#    API, against the docker CLI called per container and one CLI call given every id;
+#  - BenchmarkCommands: whole commands on 50 containers, `faultline run` against one
+#    docker CLI call given every id, and Pumba when PUMBA names its binary, timed to the
+#    engine's 50th event, to every process dead (kill), and to the command's exit.
+# Prints the raw benchmark lines, then the ratios and the ranges over the rounds.
+# BENCHTIME=3x by default (3 rounds); BENCH is the -bench regex (default: both).
+# Every container is created and removed by the benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-go test ./bench/container -run '^$' -bench ContainerFaults -benchtime "${BENCHTIME:-3x}" -timeout 60m | tee "$out"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+go test ./bench/container -run '^$' -bench "${BENCH:-ContainerFaults|Commands}" -benchtime "${BENCHTIME:-3x}" -timeout 90m -v | tee "$out"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 awk '
 /^BenchmarkContainerFaults\// {
@@ -14,12 +22,28 @@ awk '
   for (i = 2; i < NF; i++) { if ($(i+1) == "inject-ms") inj[key, way] = $i; if ($(i+1) == "revert-ms") rev[key, way] = $i; if ($(i+1) == "apply-ms") app[key] = $i }
   if (!(key in seen)) { seen[key] = 1; order[++n] = key }
 }
+function ratio(a, b) { return (a > 0 && b > 0) ? sprintf("%.1fx", b / a) : "-" }
 END {
-  printf "%-16s %12s %12s %8s %12s %12s %8s %10s\n", "fault/size", "inject ms", "cli ms", "ratio", "revert ms", "cli ms", "ratio", "apply ms"
+  if (n == 0) exit
+  print "API: inject and revert ms per iteration (mean); ratio = CLI time / faultline time"
+  printf "%-16s %9s %9s %7s %9s %7s | %9s %9s %7s %9s %7s\n", "fault/size", "inject", "cli-loop", "ratio", "cli-all", "ratio", "revert", "cli-loop", "ratio", "cli-all", "ratio"
   for (i = 1; i <= n; i++) {
-    k = order[i]
-    ri = (inj[k, "faultline"] > 0) ? inj[k, "docker-cli"] / inj[k, "faultline"] : 0
-    rr = (rev[k, "docker-cli"] > 0 && rev[k, "faultline"] > 0) ? sprintf("%.1fx", rev[k, "docker-cli"] / rev[k, "faultline"]) : "-"
-    printf "%-16s %12.0f %12.0f %7.1fx %12.0f %12.0f %8s %10.0f\n", k, inj[k, "faultline"], inj[k, "docker-cli"], ri, rev[k, "faultline"], rev[k, "docker-cli"], rr, app[k]
+    k = order[i]; f = inj[k, "faultline"]; r = rev[k, "faultline"]
+    printf "%-16s %9.0f %9.0f %7s %9.0f %7s | %9.0f %9.0f %7s %9.0f %7s\n", k,
+      f, inj[k, "docker-cli"], ratio(f, inj[k, "docker-cli"]), inj[k, "docker-cli-all"], ratio(f, inj[k, "docker-cli-all"]),
+      r, rev[k, "docker-cli"], ratio(r, rev[k, "docker-cli"]), rev[k, "docker-cli-all"], ratio(r, rev[k, "docker-cli-all"])
   }
+  print ""
+}' "$out"
+awk '
+$2 == "round" {
+  key = $3 " " $4 " " $5; v = $6 + 0
+  if (!(key in lo)) { lo[key] = v; hi[key] = v; order[++n] = key }
+  if (v < lo[key]) lo[key] = v
+  if (v > hi[key]) hi[key] = v
+}
+END {
+  if (n == 0) exit
+  print "Commands on 50 containers: ms from the command start, min-max over the rounds"
+  for (i = 1; i <= n; i++) printf "%-40s %8.0f - %-8.0f\n", order[i], lo[order[i]], hi[order[i]]
 }' "$out"
