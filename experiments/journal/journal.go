@@ -139,6 +139,15 @@ type Journal struct {
 	nextID  int
 	pending map[int]faults.Record
 	now     func() time.Time
+	// written counts the lines written (under mu). Append and Complete sync outside mu
+	// (group commit): the writers that arrive while one fsync runs share the next one,
+	// so 50 targets journalled at once cost two or three fsyncs, not 50 in a row.
+	written int64
+	syncMu  sync.Mutex // one fsync at a time; guards synced and syncErr
+	synced  int64      // lines known to be on disk
+	syncErr error      // a failed fsync fails every later one: what is on disk is unknown
+	// fsync is (*os.File).Sync; a test counts and holds the calls.
+	fsync func(*os.File) error
 }
 
 // Create starts the journal of a new run in dir, creating dir when needed, and holds
@@ -190,17 +199,26 @@ func (j *Journal) Run() string { return j.run }
 // completion must name. When Append fails the fault must not be applied.
 func (j *Journal) Append(rec faults.Record) (int, error) {
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	if j.f == nil {
+		j.mu.Unlock()
 		return 0, errors.New("journal is closed")
 	}
 	id := j.nextID
 	r := rec
-	if err := j.write(line{Type: typeInject, Time: j.now(), ID: id, Record: &r}); err != nil {
+	if err := j.writeNoSync(line{Type: typeInject, Time: j.now(), ID: id, Record: &r}); err != nil {
+		j.mu.Unlock()
 		return 0, err
 	}
 	j.nextID++
 	j.pending[id] = rec
+	seq := j.written
+	j.mu.Unlock()
+	if err := j.syncThrough(seq); err != nil {
+		j.mu.Lock()
+		delete(j.pending, id) // the fault will not be applied
+		j.mu.Unlock()
+		return 0, err
+	}
 	return id, nil
 }
 
@@ -244,17 +262,62 @@ func (j *Journal) NoteWatchdog(pid int) error {
 // Complete records that the fault of entry id was reverted, or needed no revert.
 func (j *Journal) Complete(id int, note string) error {
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	if j.f == nil {
+		j.mu.Unlock()
 		return errors.New("journal is closed")
 	}
 	if _, ok := j.pending[id]; !ok {
+		j.mu.Unlock()
 		return fmt.Errorf("journal entry %d is not pending", id)
 	}
-	if err := j.write(line{Type: typeComplete, Time: j.now(), ID: id, Note: note}); err != nil {
+	if err := j.writeNoSync(line{Type: typeComplete, Time: j.now(), ID: id, Note: note}); err != nil {
+		j.mu.Unlock()
 		return err
 	}
+	seq := j.written
+	j.mu.Unlock()
+	if err := j.syncThrough(seq); err != nil {
+		return err // still pending: Close keeps the file for recover
+	}
+	j.mu.Lock()
 	delete(j.pending, id)
+	j.mu.Unlock()
+	return nil
+}
+
+// syncThrough returns once the first seq lines written are on disk: at once when an
+// fsync that began after they were written has covered them, else after one more.
+func (j *Journal) syncThrough(seq int64) error {
+	j.syncMu.Lock()
+	defer j.syncMu.Unlock()
+	if j.syncErr != nil {
+		return j.syncErr
+	}
+	if j.synced >= seq {
+		return nil
+	}
+	j.mu.Lock()
+	f, upto := j.f, j.written
+	j.mu.Unlock()
+	if f == nil {
+		return errors.New("journal is closed")
+	}
+	if err := j.sync(f); err != nil {
+		j.syncErr = err
+		return err
+	}
+	j.synced = upto
+	return nil
+}
+
+func (j *Journal) sync(f *os.File) error {
+	fsync := j.fsync
+	if fsync == nil {
+		fsync = (*os.File).Sync
+	}
+	if err := fsync(f); err != nil {
+		return fmt.Errorf("sync journal %s: %w", f.Name(), err)
+	}
 	return nil
 }
 
@@ -299,10 +362,7 @@ func (j *Journal) write(l line) error {
 	if err := j.writeNoSync(l); err != nil {
 		return err
 	}
-	if err := j.f.Sync(); err != nil {
-		return fmt.Errorf("sync journal %s: %w", j.f.Name(), err)
-	}
-	return nil
+	return j.sync(j.f)
 }
 
 func (j *Journal) writeNoSync(l line) error {
@@ -314,6 +374,7 @@ func (j *Journal) writeNoSync(l line) error {
 	if _, err := j.f.Write(b); err != nil {
 		return fmt.Errorf("write journal %s: %w", j.f.Name(), err)
 	}
+	j.written++
 	return nil
 }
 

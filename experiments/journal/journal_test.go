@@ -487,3 +487,120 @@ func TestUpdateReplacesTheRecordARecoverSees(t *testing.T) {
 		t.Errorf("recovered record phase %q state %s; want the updated one", got.Phase, got.State)
 	}
 }
+
+// TestConcurrentAppendsShareAnFsync: appends and completions that arrive while one
+// fsync runs are covered by the next one (group commit), and none of them returns
+// before an fsync that began after its line was written has finished.
+func TestConcurrentAppendsShareAnFsync(t *testing.T) {
+	j, err := Create(t.TempDir(), "group", "group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	const n = 20
+	var (
+		mu       sync.Mutex
+		syncs    int
+		finished int // fsyncs that have returned
+		started  = make(chan struct{})
+		release  = make(chan struct{})
+	)
+	j.fsync = func(f *os.File) error {
+		mu.Lock()
+		syncs++
+		first := syncs == 1
+		mu.Unlock()
+		if first {
+			close(started)
+			<-release // held until every writer has written its line
+		}
+		err := f.Sync()
+		mu.Lock()
+		finished++
+		mu.Unlock()
+		return err
+	}
+	written := func() int64 {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		return j.written
+	}
+	before := written()
+	type res struct {
+		id            int
+		err           error
+		syncsFinished int
+	}
+	out := make(chan res, n)
+	go func() {
+		id, err := j.Append(rec("first"))
+		out <- res{id, err, finishedNow(&mu, &finished)}
+	}()
+	<-started
+	for i := range n - 1 {
+		go func() {
+			id, err := j.Append(rec(fmt.Sprintf("c%d", i)))
+			out <- res{id, err, finishedNow(&mu, &finished)}
+		}()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for written() < before+n {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d lines written while the first fsync was held", written()-before, n)
+		}
+		time.Sleep(time.Millisecond) // polling a condition with a deadline
+	}
+	close(release)
+	var ids []int
+	for range n {
+		r := <-out
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if r.syncsFinished == 0 {
+			t.Errorf("append %d returned before any fsync finished", r.id)
+		}
+		ids = append(ids, r.id)
+	}
+	mu.Lock()
+	got := syncs
+	mu.Unlock()
+	if got > 2 {
+		t.Errorf("%d appends at once took %d fsyncs, want at most 2 (the held one and one for the rest)", n, got)
+	}
+	for _, id := range ids {
+		if err := j.Complete(id, "reverted"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := j.Pending(); len(p) != 0 {
+		t.Fatalf("%d entries pending after completing all", len(p))
+	}
+}
+
+func finishedNow(mu *sync.Mutex, n *int) int {
+	mu.Lock()
+	defer mu.Unlock()
+	return *n
+}
+
+// TestFailedFsyncFailsTheAppend: an append whose fsync fails returns the error and
+// leaves nothing pending, and every later append fails too.
+func TestFailedFsyncFailsTheAppend(t *testing.T) {
+	j, err := Create(t.TempDir(), "broken", "broken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	j.fsync = func(*os.File) error { return errors.New("disk on fire") }
+	if _, err := j.Append(rec("a")); err == nil || !strings.Contains(err.Error(), "disk on fire") {
+		t.Fatalf("append with a failing fsync: %v, want the fsync's error", err)
+	}
+	j.fsync = nil
+	if _, err := j.Append(rec("b")); err == nil {
+		t.Fatal("an append after a failed fsync succeeded: what is on disk is unknown")
+	}
+	if p := j.Pending(); len(p) != 0 {
+		t.Fatalf("%d entries pending after failed appends, want none", len(p))
+	}
+}
