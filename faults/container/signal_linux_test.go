@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/faultline/faultline/faults"
@@ -134,5 +135,43 @@ func TestKillSaysWhichWayItWent(t *testing.T) {
 	})
 	if st := procState(restarted.State.Pid); st != "gone" && st != "Z" {
 		t.Errorf("the restarted process %d is in state %s after the engine's kill; want dead", restarted.State.Pid, st)
+	}
+}
+
+// inspectCounter is the real client, counting inspections.
+type inspectCounter struct {
+	Client
+	n atomic.Int32
+}
+
+func (c *inspectCounter) ContainerInspect(ctx context.Context, id string, o client.ContainerInspectOptions) (client.ContainerInspectResult, error) {
+	c.n.Add(1)
+	return c.Client.ContainerInspect(ctx, id, o)
+}
+
+// TestDirectKillReadsBackFromTheKernel: after a SIGKILL sent through the pidfd, the
+// read-back takes the kernel's word that the process is dead and does not inspect:
+// the engine answers an inspect only once it has torn the container down, seconds
+// later when 50 die at once.
+func TestDirectKillReadsBackFromTheKernel(t *testing.T) {
+	e := newEnv(t)
+	needSamePIDNamespace(t)
+	ctx := context.Background()
+	tg, _ := e.run(t, dockertest.RunOptions{Name: "readback-kernel"})
+	cli := &inspectCounter{Client: e.cli}
+	a := prepare(t, cli, "kill", faults.Params{"restore": false}, tg)
+	if err := a.Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := cli.n.Load()
+	v, err := a.Verify(ctx)
+	if err != nil {
+		t.Fatalf("read-back after a direct kill: %v", err)
+	}
+	if n := cli.n.Load() - before; n != 0 {
+		t.Errorf("read-back after a direct kill inspected %d time(s), want none", n)
+	}
+	if len(v.Checks) != 1 || !v.Checks[0].OK || !strings.Contains(v.Checks[0].Found, "kernel") {
+		t.Errorf("read-back %+v, want one passed check on the kernel's word", v.Checks)
 	}
 }

@@ -55,7 +55,7 @@ func TestReadBackSeesEachFault(t *testing.T) {
 			_, err := e.cli.ContainerStart(engineCtx(t), id, client.ContainerStartOptions{})
 			return err
 		}, "found running"},
-		{"kill", nil, "exit code 137|dead (the engine still reports it running)", nil, ""},
+		{"kill", nil, "exit code 137|dead (the engine still reports it running)|dead (the kernel's word", nil, ""},
 		{"restart", faults.Params{"timeout": time.Duration(0)}, "started", nil, ""},
 		{"resources", faults.Params{"cpus": 0.5, "memory": int64(64 << 20)}, "cpus 0.5 (quota 50000us per 100000us), memory 64MiB", func(t *testing.T, id string) error {
 			_, err := e.cli.ContainerUpdate(engineCtx(t), id, client.ContainerUpdateOptions{Resources: &container.Resources{Memory: 96 << 20, MemorySwap: 96 << 20}})

@@ -36,6 +36,14 @@ func (a *action) readBack(ctx context.Context, b *faults.Budget) (faults.Verific
 		v.Add("container "+a.name(), "nothing of faultline's", why, true)
 		return v, nil
 	}
+	if injected && a.kind == "kill" && a.via == faults.ViaPidfd && a.st.Signal == "SIGKILL" && !processAlive(a.rec.Target.PID, a.id()) {
+		// We killed it ourselves and the kernel has it dead. An inspect now would wait
+		// for the engine to tear the container down (seconds, for 50 at once) to learn
+		// nothing more.
+		v.At = a.clock()
+		v.Add("container "+a.name()+": pid "+fmt.Sprint(a.rec.Target.PID), "killed", "dead (the kernel's word; the engine may still report it running)", true)
+		return v, nil
+	}
 	res, err := a.inspect(ctx, b)
 	v.At = a.clock()
 	if err != nil {
