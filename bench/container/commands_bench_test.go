@@ -59,7 +59,9 @@ var commandKinds = []commandKind{
 		hcl:   `duration = "1s"`,
 		cli:   func(ids []string) []string { return append([]string{"pause"}, ids...) },
 		pumba: func(names []string) []string { return append([]string{"pause", "--duration", "1s"}, names...) }},
-	{name: "stop", event: events.ActionStop,
+	// Pumba stops with a SIGTERM and, after the grace, a SIGKILL of its own, so the
+	// engine never logs a "stop" for it: the process's death ("die") is the mark.
+	{name: "stop", event: events.ActionDie,
 		hcl:   `duration = "1s"` + "\n" + `grace = "10s"`,
 		cli:   func(ids []string) []string { return append([]string{"stop", "--time", "10"}, ids...) },
 		pumba: func(names []string) []string { return append([]string{"stop", "--time", "10"}, names...) }},

@@ -13,7 +13,8 @@ cd "$(dirname "$0")/../.."
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-go test ./bench/container -run '^$' -bench "${BENCH:-ContainerFaults|Commands}" -benchtime "${BENCHTIME:-3x}" -timeout 90m -v | tee "$out"
+status=0
+go test ./bench/container -run '^$' -bench "${BENCH:-ContainerFaults|Commands}" -benchtime "${BENCHTIME:-3x}" -timeout 90m -v | tee "$out" || status=$?
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 awk '
@@ -47,3 +48,4 @@ END {
   print "Commands on 50 containers: ms from the command start, min-max over the rounds"
   for (i = 1; i <= n; i++) printf "%-40s %8.0f - %-8.0f\n", order[i], lo[order[i]], hi[order[i]]
 }' "$out"
+exit "$status"
