@@ -428,11 +428,15 @@ func scanJournals(env *Env, dirs []string) []journal.RunState {
 	return all
 }
 
-// claimsOf lists every container the plan touches.
+// claimsOf lists every container the plan may touch: not those only scraped.
 func claimsOf(plan *experiments.Plan) []faults.TargetRef {
 	seen := map[string]bool{}
 	var out []faults.TargetRef
+	observedOnly := plan.Experiment.ObservedOnly()
 	for _, group := range slices.Sorted(maps.Keys(plan.Targets)) {
+		if observedOnly[group] {
+			continue // only observed (scraped): never touched, so not claimed
+		}
 		for _, t := range plan.Targets[group] {
 			if !seen[t.ID] {
 				seen[t.ID] = true
