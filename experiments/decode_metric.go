@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/common/model"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/prometheus/common/model"
 	"github.com/zclconf/go-cty/cty"
 )
 

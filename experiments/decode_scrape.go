@@ -136,4 +136,3 @@ func checkHostPort(addr string) error {
 	}
 	return nil
 }
-
