@@ -23,7 +23,55 @@ type Query struct {
 	Description string
 	// Where says where the query was written (file:line) for messages; empty: metric.NAME.
 	Where string
+	// Source says where the query is evaluated ("local", "prometheus"), for a
+	// QueryFunc that routes by it (Route); the sampler and Collect pass the Query in
+	// the context (QueryOf).
+	Source string
+	// PhaseExpr, when set, is the metric's phase figure (its phase_query): evaluated
+	// once at each phase's end with PhaseVar replaced by the phase's duration (CollectPhases).
+	PhaseExpr string
 }
+
+type queryKey struct{}
+
+// WithQuery tells the QueryFunc called with ctx which metric it evaluates.
+func WithQuery(ctx context.Context, q Query) context.Context {
+	return context.WithValue(ctx, queryKey{}, q)
+}
+
+// QueryOf is the metric WithQuery put in ctx.
+func QueryOf(ctx context.Context) (Query, bool) {
+	q, ok := ctx.Value(queryKey{}).(Query)
+	return q, ok
+}
+
+// Route is a QueryFunc that evaluates each metric's query on the function of its
+// Source (QueryOf), and a query of no known metric on fallback.
+func Route(bySource map[string]QueryFunc, fallback QueryFunc) QueryFunc {
+	return func(ctx context.Context, query string, at time.Time) ([]Series, error) {
+		if q, ok := QueryOf(ctx); ok {
+			if f := bySource[q.Source]; f != nil {
+				return f(ctx, query, at)
+			}
+		}
+		return fallback(ctx, query, at)
+	}
+}
+
+// RouteRange is Route for range queries.
+func RouteRange(bySource map[string]RangeQueryFunc, fallback RangeQueryFunc) RangeQueryFunc {
+	return func(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]Series, error) {
+		if q, ok := QueryOf(ctx); ok {
+			if f := bySource[q.Source]; f != nil {
+				return f(ctx, query, start, end, step)
+			}
+		}
+		return fallback(ctx, query, start, end, step)
+	}
+}
+
+// Location is where the query was written (file:line), or metric.NAME.
+func (q Query) Location() string { return q.where() }
 
 func (q Query) where() string {
 	if q.Where == "" {
@@ -84,7 +132,7 @@ func (s *Sampler) Sample(ctx context.Context, at time.Time) []Observation {
 
 func (s *Sampler) one(ctx context.Context, m Query, at time.Time) Observation {
 	obs := Observation{Metric: m.Name, At: at}
-	series, err := s.query(ctx, m.Expr, at)
+	series, err := s.query(WithQuery(ctx, m), m.Expr, at)
 	var netErr net.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
@@ -204,7 +252,7 @@ func Collect(ctx context.Context, query RangeQueryFunc, ms []Query, start, end t
 	out := make([]result.Metric, 0, len(ms))
 	var errs []error
 	for _, m := range ms {
-		series, err := query(ctx, m.Expr, start, end, step)
+		series, err := query(WithQuery(ctx, m), m.Expr, start, end, step)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("range query of metric %q: %w", m.Name, err))
 			rm := m.Header()

@@ -162,7 +162,7 @@ func TestRangeQueryFindsTheStepWithinOneScrapeInterval(t *testing.T) {
 		v, ok := instantValue(t, s.Query, "count_over_time(faultline_test_step[1m])")
 		return ok && v >= 3
 	})
-	stepAt := exp.stepMidway(t, s.Query)
+	stepAt := exp.stepMidway(t, s.Raw)
 	waitFor(t, "two scrapes of the step", 30*time.Second, func() bool {
 		v, ok := instantValue(t, s.Query, stepped)
 		return ok && v >= 2
@@ -210,7 +210,7 @@ func TestSameFiguresAsAPrometheusServer(t *testing.T) {
 	// From when both have data for every range below; whole seconds, so that both
 	// evaluate at the same instants.
 	begin := time.Now().Truncate(time.Second).Add(time.Second)
-	stepAt := exp.stepMidway(t, s.Query)
+	stepAt := exp.stepMidway(t, s.Raw)
 	sawStep := func(q metrics.QueryFunc) func() bool {
 		return func() bool { v, ok := instantValue(t, q, stepped); return ok && v >= 4 }
 	}
