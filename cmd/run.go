@@ -311,9 +311,9 @@ func (p *preparedRun) prepare(env *Env, req runRequest) error {
 		Version:   BuildVersion(),
 	}
 	if prom != nil || obs != nil {
-		query, rangeQuery := observationQueries(prom, obs)
+		query, rangeQuery, raw := observationQueries(prom, obs)
 		cfg.Sampler = metrics.NewSampler(query, runner.Queries(exp))
-		cfg.RangeQuery = rangeQuery
+		cfg.RangeQuery, cfg.Query, cfg.Raw = rangeQuery, query, raw
 	}
 	if prom != nil {
 		cfg.Warnings = prom.Warnings()
@@ -615,19 +615,19 @@ func writeReports(dir string, formats []string, res *result.Result) ([]string, e
 }
 
 // observationQueries route each metric's queries to its source: the embedded store
-// or the server.
-func observationQueries(prom *metrics.Client, obs *observation) (metrics.QueryFunc, metrics.RangeQueryFunc) {
+// or the server. raw returns raw samples (range vectors allowed).
+func observationQueries(prom *metrics.Client, obs *observation) (query metrics.QueryFunc, rangeQuery metrics.RangeQueryFunc, raw metrics.QueryFunc) {
 	queries := map[string]metrics.QueryFunc{}
+	raws := map[string]metrics.QueryFunc{}
 	ranges := map[string]metrics.RangeQueryFunc{}
-	var query metrics.QueryFunc
-	var rangeQuery metrics.RangeQueryFunc
+	var rawDefault metrics.QueryFunc
 	if obs != nil {
-		queries[experiments.SourceLocal], ranges[experiments.SourceLocal] = obs.store.Query, obs.store.RangeQuery
-		query, rangeQuery = obs.store.Query, obs.store.RangeQuery
+		queries[experiments.SourceLocal], ranges[experiments.SourceLocal], raws[experiments.SourceLocal] = obs.store.Query, obs.store.RangeQuery, obs.store.Raw
+		query, rangeQuery, rawDefault = obs.store.Query, obs.store.RangeQuery, obs.store.Raw
 	}
 	if prom != nil {
-		queries[experiments.SourcePrometheus], ranges[experiments.SourcePrometheus] = prom.Query, prom.RangeQuery
-		query, rangeQuery = prom.Query, prom.RangeQuery
+		queries[experiments.SourcePrometheus], ranges[experiments.SourcePrometheus], raws[experiments.SourcePrometheus] = prom.Query, prom.RangeQuery, prom.Raw
+		query, rangeQuery, rawDefault = prom.Query, prom.RangeQuery, prom.Raw
 	}
-	return metrics.Route(queries, query), metrics.RouteRange(ranges, rangeQuery)
+	return metrics.Route(queries, query), metrics.RouteRange(ranges, rangeQuery), metrics.Route(raws, rawDefault)
 }

@@ -4,10 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/prometheus/common/model"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -73,7 +71,8 @@ func (l *loader) decodeMetricBlock(b *hcl.Block, exp *Experiment) (*Metric, hcl.
 				diags = append(diags, attrError(attr, "phase_query without "+PhaseVar,
 					fmt.Sprintf("phase_query is evaluated once at each phase's end with %s standing for the phase's duration, such as \"sum(increase(errors_total[%s])) / sum(increase(requests_total[%s]))\"; without it every phase would give the same window.", PhaseVar, PhaseVar, PhaseVar)))
 			default:
-				if d := checkPromQL(attr, PhaseQueryFor(s, time.Minute)); d != nil {
+				// Parsed as it will be evaluated, with a duration in place of PhaseVar.
+				if d := checkPromQL(attr, strings.ReplaceAll(s, PhaseVar, "1m")); d != nil {
 					diags = append(diags, d)
 				}
 			}
@@ -83,12 +82,6 @@ func (l *loader) decodeMetricBlock(b *hcl.Block, exp *Experiment) (*Metric, hcl.
 		}
 	}
 	return m, diags
-}
-
-// PhaseQueryFor is a phase_query with PhaseVar replaced by the phase's duration, as
-// PromQL writes durations (1m3s250ms), in whole milliseconds.
-func PhaseQueryFor(q string, phase time.Duration) string {
-	return strings.ReplaceAll(q, PhaseVar, model.Duration(phase.Truncate(time.Millisecond)).String())
 }
 
 // decodeTolerance reads a metric's tolerance: a number in the metric's unit, or a

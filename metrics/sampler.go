@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/faultline/faultline/result"
+	"github.com/prometheus/common/model"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -82,7 +84,78 @@ func (q Query) where() string {
 
 // Header is the metric's entry in a Result, before any series.
 func (q Query) Header() result.Metric {
-	return result.Metric{Name: q.Name, Query: q.Expr, Unit: q.Unit, Description: q.Description}
+	return result.Metric{Name: q.Name, Query: q.Expr, Unit: q.Unit, Description: q.Description, PhaseQuery: q.PhaseExpr}
+}
+
+// PhaseVar stands for the phase's duration in a phase query, as Grafana's $__range.
+const PhaseVar = "$__phase"
+
+// ExpandPhase is a phase query with PhaseVar replaced by d as PromQL writes durations
+// (1m3s250ms), in whole milliseconds.
+func ExpandPhase(expr string, d time.Duration) string {
+	return strings.ReplaceAll(expr, PhaseVar, model.Duration(d.Truncate(time.Millisecond)).String())
+}
+
+// CollectPhases evaluates each metric's phase query once at the end of every phase of
+// tl that lasted, over the whole phase, and sets the metrics' PhaseFigures (matched to
+// ms by name). A failed query is a figure with a Gap, never an error.
+func CollectPhases(ctx context.Context, query QueryFunc, qs []Query, tl result.Timeline, ms []result.Metric) {
+	byName := map[string]*result.Metric{}
+	for i := range ms {
+		byName[ms[i].Name] = &ms[i]
+	}
+	type span struct {
+		phase      string
+		start, end time.Time
+	}
+	spans := []span{
+		{result.PhaseBaseline, tl.BaselineStart, tl.FaultStart},
+		{result.PhaseFault, tl.FaultStart, tl.FaultEnd},
+		{result.PhaseRecovery, tl.FaultEnd, tl.RecoveryEnd},
+	}
+	for _, q := range qs {
+		m := byName[q.Name]
+		if q.PhaseExpr == "" || m == nil {
+			continue
+		}
+		m.PhaseQuery = q.PhaseExpr
+		for _, sp := range spans {
+			d := sp.end.Sub(sp.start).Truncate(time.Millisecond)
+			if d <= 0 {
+				continue
+			}
+			at := sp.end.Truncate(time.Millisecond)
+			expr := ExpandPhase(q.PhaseExpr, d)
+			fig := result.PhaseFigure{Phase: sp.phase, At: at, Query: expr}
+			series, err := query(WithQuery(ctx, q), expr, at)
+			switch {
+			case err != nil:
+				fig.Gap = "error: " + err.Error()
+			case len(series) == 0:
+				fig.Gap = result.GapEmpty
+			}
+			if fig.Gap != "" {
+				m.PhaseFigures = append(m.PhaseFigures, fig)
+				continue
+			}
+			for i, s := range series {
+				if i == MaxSeries {
+					break
+				}
+				f := fig
+				f.Labels = s.Labels
+				if len(s.Samples) > 0 {
+					v := s.Samples[len(s.Samples)-1].Value
+					if math.IsNaN(v) || math.IsInf(v, 0) {
+						f.Gap = result.GapNaN
+					} else {
+						f.Value = &v
+					}
+				}
+				m.PhaseFigures = append(m.PhaseFigures, f)
+			}
+		}
+	}
 }
 
 // MaxSeries is the most series of one metric a result keeps: a query that fans out over
