@@ -153,6 +153,9 @@ func runRun(env *Env, opts *runOptions) error {
 		fmt.Fprintf(safeWriter{env.Stderr}, "print summary: %v\n", err)
 	}
 	fmt.Fprintf(env.Stdout, "\nReports: %s\n", strings.Join(written, ", "))
+	if p.obs != nil && !p.obs.temporary {
+		fmt.Fprintf(env.Stdout, "Embedded Prometheus data: %s (read it with `promtool tsdb dump %s`, or a Prometheus started with --storage.tsdb.path)\n", p.obs.store.Dir(), p.obs.store.Dir())
+	}
 	if closeErr != nil {
 		fmt.Fprintf(safeWriter{env.Stderr}, "journal: %v\n", closeErr)
 	}
@@ -194,6 +197,8 @@ type preparedRun struct {
 	plan    *experiments.Plan
 	cfg     runner.Config
 	journal *journal.Journal
+	// obs is the embedded store with its probes; nil when every metric is the server's.
+	obs     *observation
 	closers []func()
 }
 
@@ -281,23 +286,44 @@ func (p *preparedRun) prepare(env *Env, req runRequest) error {
 		return exitf(result.ExitPreflight, "preflight: %w", err)
 	}
 	var prom *metrics.Client
-	if exp.Prometheus != nil {
+	// A prometheus block no metric is evaluated on needs no server.
+	if exp.Prometheus != nil && len(runner.QueriesFrom(exp, experiments.SourcePrometheus)) > 0 {
 		if prom, err = metrics.NewClient(runner.ClientConfig(exp.Prometheus), env.Getenv); err != nil {
 			return exitf(result.ExitPreflight, "preflight: prometheus: %w", err)
 		}
 	}
 
+	// The embedded store scrapes from now on, so that the baseline's first sample exists.
+	obs, err := openObservation(exp, plan.Targets, req.OutDir, nil)
+	if err != nil {
+		return err
+	}
+	if obs != nil {
+		p.obs = obs
+		p.closers = append(p.closers, func() { obs.close() })
+	}
+
 	cfg := runner.Config{
 		Plan:      plan,
 		Faults:    faultFactory(cli, plan),
-		Preflight: runPreflight(exp, plan, prom),
+		Preflight: runPreflight(exp, plan, prom, obs),
 		DryRun:    req.DryRun,
 		Version:   BuildVersion(),
 	}
+	if prom != nil || obs != nil {
+		query, rangeQuery, raw := observationQueries(prom, obs)
+		cfg.Sampler = metrics.NewSampler(query, runner.Queries(exp))
+		cfg.RangeQuery, cfg.Query, cfg.Raw = rangeQuery, query, raw
+	}
 	if prom != nil {
-		cfg.Sampler = metrics.NewSampler(prom.Query, runner.Queries(exp))
-		cfg.RangeQuery = prom.RangeQuery
 		cfg.Warnings = prom.Warnings()
+	}
+	if obs != nil {
+		for _, pr := range obs.probes {
+			if w := pr.Warning(); w != "" {
+				cfg.Warnings = append(cfg.Warnings, w)
+			}
+		}
 	}
 	if j != nil {
 		cfg.Journal = j
@@ -340,7 +366,16 @@ func (p *preparedRun) execute(ctx context.Context, hooks runHooks) (res *result.
 	if p.journal != nil && hooks.Journal != nil {
 		hooks.Journal(p.journal.Path())
 	}
+	if p.obs != nil {
+		p.obs.startProbes(ctx, hooks.Log)
+	}
 	res, runErr = runner.Run(ctx, cfg)
+	if p.obs != nil {
+		// After the final range query: the probes stop, the TSDB is written as a block.
+		if err := p.obs.close(); err != nil && res != nil {
+			res.Warnings = append(res.Warnings, err.Error())
+		}
+	}
 	if p.journal != nil {
 		closeErr = p.journal.Close()
 	}
@@ -353,14 +388,18 @@ func (p *preparedRun) execute(ctx context.Context, hooks runHooks) (res *result.
 	return res, closeErr, nil
 }
 
-// runPreflight lists the checks the runner makes before any fault: Prometheus answers
-// every query, the kernel and privileges support the network faults, and no network
-// fault's target lives in the host's network namespace.
-func runPreflight(exp *experiments.Experiment, plan *experiments.Plan, prom *metrics.Client) []runner.PreflightCheck {
+// runPreflight lists the checks the runner makes before any fault: every scrape target
+// answers and the embedded store evaluates its queries, Prometheus answers every
+// query, the kernel and privileges support the network faults, and no network fault's
+// target lives in the host's network namespace.
+func runPreflight(exp *experiments.Experiment, plan *experiments.Plan, prom *metrics.Client, obs *observation) []runner.PreflightCheck {
 	var checks []runner.PreflightCheck
+	if obs != nil {
+		checks = append(checks, runner.PreflightCheck{Name: "embedded prometheus", Run: obs.preflight(runner.QueriesFrom(exp, experiments.SourceLocal))})
+	}
 	if prom != nil {
 		checks = append(checks, runner.PreflightCheck{Name: "prometheus", Run: func(ctx context.Context) error {
-			return prom.Preflight(ctx, runner.Queries(exp))
+			return prom.Preflight(ctx, runner.QueriesFrom(exp, experiments.SourcePrometheus))
 		}})
 	}
 	var needs []string
@@ -428,11 +467,15 @@ func scanJournals(env *Env, dirs []string) []journal.RunState {
 	return all
 }
 
-// claimsOf lists every container the plan touches.
+// claimsOf lists every container the plan may touch: not those only scraped.
 func claimsOf(plan *experiments.Plan) []faults.TargetRef {
 	seen := map[string]bool{}
 	var out []faults.TargetRef
+	observedOnly := plan.Experiment.ObservedOnly()
 	for _, group := range slices.Sorted(maps.Keys(plan.Targets)) {
+		if observedOnly[group] {
+			continue // only observed (scraped): never touched, so not claimed
+		}
 		for _, t := range plan.Targets[group] {
 			if !seen[t.ID] {
 				seen[t.ID] = true
@@ -569,4 +612,22 @@ func writeReports(dir string, formats []string, res *result.Result) ([]string, e
 		written = append(written, path)
 	}
 	return written, errors.Join(errs...)
+}
+
+// observationQueries route each metric's queries to its source: the embedded store
+// or the server. raw returns raw samples (range vectors allowed).
+func observationQueries(prom *metrics.Client, obs *observation) (query metrics.QueryFunc, rangeQuery metrics.RangeQueryFunc, raw metrics.QueryFunc) {
+	queries := map[string]metrics.QueryFunc{}
+	raws := map[string]metrics.QueryFunc{}
+	ranges := map[string]metrics.RangeQueryFunc{}
+	var rawDefault metrics.QueryFunc
+	if obs != nil {
+		queries[experiments.SourceLocal], ranges[experiments.SourceLocal], raws[experiments.SourceLocal] = obs.store.Query, obs.store.RangeQuery, obs.store.Raw
+		query, rangeQuery, rawDefault = obs.store.Query, obs.store.RangeQuery, obs.store.Raw
+	}
+	if prom != nil {
+		queries[experiments.SourcePrometheus], ranges[experiments.SourcePrometheus], raws[experiments.SourcePrometheus] = prom.Query, prom.RangeQuery, prom.Raw
+		query, rangeQuery, rawDefault = prom.Query, prom.RangeQuery, prom.Raw
+	}
+	return metrics.Route(queries, query), metrics.RouteRange(ranges, rangeQuery), metrics.Route(raws, rawDefault)
 }

@@ -60,7 +60,15 @@ func (l *loader) decodeBody(exp *Experiment, byType map[string][]*hcl.Block, fil
 	exp.Faults = decodeUnique(&diags, byType["fault"], "fault", 1, false, func(b *hcl.Block) (*FaultSpec, hcl.Diagnostics) {
 		return l.decodeFaultBlock(b, exp)
 	})
-	exp.Metrics = decodeUnique(&diags, byType["metric"], "metric", 0, true, l.decodeMetricBlock)
+	exp.Metrics = decodeUnique(&diags, byType["metric"], "metric", 0, true, func(b *hcl.Block) (*Metric, hcl.Diagnostics) {
+		return l.decodeMetricBlock(b, exp)
+	})
+	exp.Scrapes = decodeUnique(&diags, byType["scrape"], "scrape", 0, false, func(b *hcl.Block) (*Scrape, hcl.Diagnostics) {
+		return l.decodeScrapeBlock(b, exp)
+	})
+	exp.Probes = decodeUnique(&diags, byType["probe"], "probe", 1, false, func(b *hcl.Block) (*Probe, hcl.Diagnostics) {
+		return l.decodeProbeBlock(b, exp)
+	})
 	exp.Checks = decodeUnique(&diags, byType["check"], "check", 0, false, func(b *hcl.Block) (*Check, hcl.Diagnostics) {
 		return l.decodeCheckBlock(b, exp)
 	})

@@ -9,7 +9,10 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-var Aggregates = []string{"all", "mean", "min", "max", "p50", "p95", "p99"}
+// AggregatePhase compares a metric's phase_query, one figure per phase.
+const AggregatePhase = "phase"
+
+var Aggregates = []string{"all", "mean", "min", "max", "p50", "p95", "p99", AggregatePhase}
 
 var checkSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{

@@ -12,7 +12,7 @@ var experimentSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "description"}, {Name: "labels"},
 		{Name: "baseline"}, {Name: "recovery"}, {Name: "step"},
-		{Name: "max_targets"},
+		{Name: "max_targets"}, {Name: "scrape_labelled"},
 	},
 }
 
@@ -68,6 +68,10 @@ func (l *loader) decodeExperimentBlock(exp *Experiment, b *hcl.Block) hcl.Diagno
 		} else {
 			diags = append(diags, more...)
 		}
+	}
+	if attr, ok := a["scrape_labelled"]; ok {
+		v, _, d := l.boolean(attr)
+		exp.ScrapeLabelled, diags = v, append(diags, d...)
 	}
 	return diags
 }

@@ -12,12 +12,19 @@ import (
 var metricSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "query", Required: true}, {Name: "unit"}, {Name: "description"}, {Name: "tolerance"},
+		{Name: "source"}, {Name: "phase_query"},
 	},
 }
 
-func (l *loader) decodeMetricBlock(b *hcl.Block) (*Metric, hcl.Diagnostics) {
+// MetricSources are the values of a metric's source.
+var MetricSources = []string{SourceLocal, SourcePrometheus}
+
+func (l *loader) decodeMetricBlock(b *hcl.Block, exp *Experiment) (*Metric, hcl.Diagnostics) {
 	content, diags := b.Body.Content(metricSchema)
-	m := &Metric{Name: b.Labels[0], DeclRange: b.DefRange}
+	m := &Metric{Name: b.Labels[0], DeclRange: b.DefRange, Source: SourceLocal}
+	if exp.Prometheus != nil {
+		m.Source = SourcePrometheus
+	}
 	if attr, ok := content.Attributes["query"]; ok {
 		m.QueryRange = attr.Expr.Range()
 		if s, ok, d := l.str(attr); ok {
@@ -39,6 +46,40 @@ func (l *loader) decodeMetricBlock(b *hcl.Block) (*Metric, hcl.Diagnostics) {
 	}
 	if attr, ok := content.Attributes["tolerance"]; ok {
 		l.decodeTolerance(&diags, attr, m)
+	}
+	if attr, ok := content.Attributes["source"]; ok {
+		if s, ok, d := l.str(attr); ok {
+			switch {
+			case !contains(MetricSources, s):
+				diags = append(diags, attrError(attr, "Invalid source",
+					fmt.Sprintf("source %q is neither \"local\" (the embedded store: scrape blocks and probes) nor \"prometheus\" (the prometheus block's server)%s.", s, suggestion(s, MetricSources))))
+			case s == SourcePrometheus && exp.Prometheus == nil:
+				diags = append(diags, attrError(attr, "No Prometheus server",
+					"source = \"prometheus\" needs a prometheus { url = \"...\" } block; without one, metrics are evaluated on the embedded store (source = \"local\")."))
+			default:
+				m.Source = s
+			}
+		} else {
+			diags = append(diags, d...)
+		}
+	}
+	if attr, ok := content.Attributes["phase_query"]; ok {
+		m.PhaseQueryRange = attr.Expr.Range()
+		if s, ok, d := l.str(attr); ok {
+			switch {
+			case !strings.Contains(s, PhaseVar):
+				diags = append(diags, attrError(attr, "phase_query without "+PhaseVar,
+					fmt.Sprintf("phase_query is evaluated once at each phase's end with %s standing for the phase's duration, such as \"sum(increase(errors_total[%s])) / sum(increase(requests_total[%s]))\"; without it every phase would give the same window.", PhaseVar, PhaseVar, PhaseVar)))
+			default:
+				// Parsed as it will be evaluated, with a duration in place of PhaseVar.
+				if d := checkPromQL(attr, strings.ReplaceAll(s, PhaseVar, "1m")); d != nil {
+					diags = append(diags, d)
+				}
+			}
+			m.PhaseQuery = s
+		} else {
+			diags = append(diags, d...)
+		}
 	}
 	return m, diags
 }

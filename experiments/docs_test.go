@@ -115,6 +115,8 @@ func TestLanguageDocs(t *testing.T) {
 		"tls": attrNames(tlsSchema.Attributes), "target": attrNames(targetSchema.Attributes),
 		"fault": CommonFaultAttributes, "metric": attrNames(metricSchema.Attributes),
 		"check": attrNames(checkSchema.Attributes), "abort": attrNames(abortSchema.Attributes),
+		"scrape": attrNames(scrapeSchema.Attributes), "probe": append(attrNames(httpProbeSchema.Attributes),
+			append(attrNames(tcpProbeSchema.Attributes), attrNames(probeTLSSchema.Attributes)...)...),
 	}
 	for block, attrs := range schemas {
 		if !strings.Contains(doc, "## "+block) && !strings.Contains(doc, "### "+block) {

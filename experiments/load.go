@@ -104,6 +104,8 @@ var topSchema = &hcl.BodySchema{
 		{Type: "metric", LabelNames: []string{"name"}},
 		{Type: "check", LabelNames: []string{"name"}},
 		{Type: "abort", LabelNames: []string{"name"}},
+		{Type: "scrape", LabelNames: []string{"job"}},
+		{Type: "probe", LabelNames: []string{"kind", "name"}},
 		// Misplaced blocks, reported with a hint.
 		{Type: "basic_auth"},
 		{Type: "tls"},
@@ -137,7 +139,7 @@ func (l *loader) load(file *hcl.File) (*Experiment, hcl.Diagnostics) {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  fmt.Sprintf("Misplaced %s block", t),
-				Detail:   fmt.Sprintf("A %s block belongs inside the prometheus block.", t),
+				Detail:   fmt.Sprintf("A %s block belongs inside the prometheus block%s.", t, map[string]string{"tls": " or an http probe"}[t]),
 				Subject:  b.DefRange.Ptr(),
 			})
 		}

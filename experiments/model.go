@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/metrics/probe"
 	"github.com/faultline/faultline/result"
 	"github.com/hashicorp/hcl/v2"
 )
@@ -37,7 +38,15 @@ type Experiment struct {
 	// MaxTargets caps the number of containers the whole experiment may touch (0: no cap).
 	MaxTargets int
 
-	Prometheus *Prometheus // nil when the experiment watches no metric
+	// ScrapeLabelled adds the resolved target containers labelled
+	// prometheus.io/scrape=true to the embedded store's scrapes.
+	ScrapeLabelled bool
+
+	// Prometheus is the external server; nil when the metrics come from the embedded
+	// store (scrape blocks, probes, labelled containers).
+	Prometheus *Prometheus
+	Scrapes    []*Scrape
+	Probes     []*Probe
 	Targets    []*Target
 	Faults     []*FaultSpec
 	Metrics    []*Metric
@@ -155,12 +164,72 @@ type FaultSpec struct {
 	DeclRange   hcl.Range
 }
 
+// Sources of a metric: where its queries are evaluated.
+const (
+	// SourceLocal is the embedded store: scrape blocks, probes, labelled containers.
+	SourceLocal = "local"
+	// SourcePrometheus is the server of the prometheus block.
+	SourcePrometheus = "prometheus"
+)
+
+// PhaseVar stands for a phase's duration in a metric's phase_query.
+const PhaseVar = "$__phase"
+
+// Scrape is one `scrape "JOB"` block of the embedded store: static addresses, or the
+// containers of a target block at a port.
+type Scrape struct {
+	Job string
+	// Addresses are host:port; set when the block lists targets.
+	Addresses []string
+	// Target names a target block whose containers are scraped at Port, at their
+	// address on Network (their first network with an address when empty).
+	Target   string
+	Port     int
+	Network  string
+	Path     string
+	Interval time.Duration
+	// Timeout bounds one scrape; 0: the interval, at most 10s.
+	Timeout   time.Duration
+	DeclRange hcl.Range
+}
+
+// Probe kinds.
+const (
+	ProbeHTTP = "http"
+	ProbeTCP  = "tcp"
+)
+
+// Probe is one `probe "KIND" "NAME"` block, validated at load by building it.
+type Probe struct {
+	Kind string
+	Name string
+	// HTTP or TCP is set, by Kind.
+	HTTP      *probe.HTTPSpec
+	TCP       *probe.TCPSpec
+	DeclRange hcl.Range
+}
+
+// Build makes the runnable probe; it was built once at load, so an error now means a
+// file it reads (tls.ca_file) changed since.
+func (p *Probe) Build() (*probe.Probe, error) {
+	if p.HTTP != nil {
+		return probe.NewHTTP(*p.HTTP)
+	}
+	return probe.NewTCP(*p.TCP)
+}
+
 // Metric is one watched PromQL query.
 type Metric struct {
 	Name        string
 	Query       string
 	Unit        string
 	Description string
+	// Source is SourceLocal or SourcePrometheus.
+	Source string
+	// PhaseQuery, when set, is evaluated once at the end of each phase with PhaseVar
+	// replaced by the phase's duration: one figure per phase (a ratio of totals).
+	PhaseQuery      string
+	PhaseQueryRange hcl.Range
 	// ToleranceAbs (in the metric's unit) or ToleranceRel (a share of the baseline
 	// mean) is how far from the baseline mean a value may stray before it counts as a
 	// change, when the baseline's own noise is smaller; both 0: the analysis default.
@@ -182,7 +251,8 @@ type Check struct {
 	// fraction (0.5 for "50%"); nil when not set.
 	MaxChange *float64
 	// Aggregate says what of the phase's samples is compared: "all" (every sample must
-	// hold, the default), "mean", "min", "max", "p50", "p95" or "p99".
+	// hold, the default), "mean", "min", "max", "p50", "p95" or "p99"; or "phase", the
+	// metric's phase_query at the phase's end.
 	Aggregate string
 	During    []string // phases; default fault and recovery
 	// RecoverWithin: after the last fault ends, the metric must be back in bounds within
@@ -220,4 +290,45 @@ func (e *Experiment) MetricByName(name string) *Metric {
 		}
 	}
 	return nil
+}
+
+// UsesLocal says whether the run needs the embedded store: a metric evaluated there,
+// or a probe (probes always write to it).
+func (e *Experiment) UsesLocal() bool {
+	if len(e.Probes) > 0 {
+		return true
+	}
+	for _, m := range e.Metrics {
+		if m.Source == SourceLocal {
+			return true
+		}
+	}
+	return false
+}
+
+// Touched names the target blocks whose containers faults act on (or route to): the
+// containers the run claims and max_targets counts. A target only scraped is not.
+func (e *Experiment) Touched() map[string]bool {
+	used := map[string]bool{}
+	for _, f := range e.Faults {
+		used[f.Target] = true
+		for _, d := range f.Params.Destinations("to") {
+			used[d.Target] = true
+		}
+	}
+	return used
+}
+
+// ObservedOnly names the target blocks that only scrape blocks use: their containers
+// are observed, never touched, so the run does not claim them and max_targets does
+// not count them.
+func (e *Experiment) ObservedOnly() map[string]bool {
+	touched := e.Touched()
+	out := map[string]bool{}
+	for _, s := range e.Scrapes {
+		if s.Target != "" && !touched[s.Target] {
+			out[s.Target] = true
+		}
+	}
+	return out
 }

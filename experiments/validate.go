@@ -18,9 +18,31 @@ func validateExperiment(exp *Experiment, byType map[string][]*hcl.Block, file *h
 		diags = append(diags, rangeError(exp.declOr(file), "No fault",
 			"An experiment needs at least one fault \"KIND\" \"NAME\" { ... } block; run 'faultline faults' to see the kinds."))
 	}
-	if len(byType["metric"]) > 0 && len(byType["prometheus"]) == 0 {
-		diags = append(diags, rangeError(byType["metric"][0].DefRange, "Missing prometheus block",
-			"Metrics are queried from Prometheus: add a prometheus { url = \"http://127.0.0.1:9090\" } block."))
+	localFed := len(byType["scrape"]) > 0 || len(byType["probe"]) > 0 || exp.ScrapeLabelled
+	if len(byType["metric"]) > 0 && len(byType["prometheus"]) == 0 && !localFed {
+		diags = append(diags, rangeError(byType["metric"][0].DefRange, "Nothing to observe",
+			"Metrics are evaluated on the embedded store, which scrapes nothing yet: add a scrape \"JOB\" { targets = [\"127.0.0.1:9100\"] } block (or a probe), or a prometheus { url = \"http://127.0.0.1:9090\" } block to query your own server."))
+	}
+	if !localFed {
+		for _, m := range exp.Metrics {
+			if m.Source == SourceLocal && exp.Prometheus != nil {
+				diags = append(diags, rangeError(m.DeclRange, "Nothing scraped locally",
+					fmt.Sprintf("metric.%s has source = \"local\", but the embedded store scrapes nothing: add a scrape or probe block, or evaluate it on the prometheus block's server.", m.Name)))
+			}
+		}
+	}
+	for _, c := range exp.Checks {
+		if c.Aggregate != AggregatePhase {
+			continue
+		}
+		if m := exp.MetricByName(c.Metric); m != nil && m.PhaseQuery == "" {
+			diags = append(diags, rangeError(c.DeclRange, "aggregate = \"phase\" without a phase_query",
+				fmt.Sprintf("The check compares metric.%s's phase_query at each phase's end, but the metric has none: add phase_query to it, or pick another aggregate.", c.Metric)))
+		}
+		if c.RecoverWithin > 0 {
+			diags = append(diags, rangeError(c.DeclRange, "recover_within with aggregate = \"phase\"",
+				"A phase figure is one value per phase and has no time to recover: check recover_within in its own check over the samples."))
+		}
 	}
 	if exp.Baseline > 0 && exp.Step > exp.Baseline {
 		diags = append(diags, rangeError(exp.declOr(file), "Step longer than the baseline",
@@ -39,19 +61,16 @@ func validateExperiment(exp *Experiment, byType map[string][]*hcl.Block, file *h
 		}
 	}
 
-	used := map[string]bool{}
-	for _, f := range exp.Faults {
-		used[f.Target] = true
-		for _, d := range f.Params.Destinations("to") {
-			used[d.Target] = true
-		}
+	used := exp.Touched()
+	for _, sc := range exp.Scrapes {
+		used[sc.Target] = true
 	}
 	for _, t := range exp.Targets {
 		if !used[t.Name] {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagWarning,
 				Summary:  "Unused target",
-				Detail:   fmt.Sprintf("No fault refers to target.%s; remove it or add a fault for it.", t.Name),
+				Detail:   fmt.Sprintf("No fault or scrape refers to target.%s; remove it or add a fault for it.", t.Name),
 				Subject:  t.DeclRange.Ptr(),
 			})
 		}

@@ -194,6 +194,22 @@ func (c *Client) Query(ctx context.Context, query string, at time.Time) ([]Serie
 	return out, nil
 }
 
+// Raw evaluates an instant query that may return a range vector, such as
+// `errors_total[1m]`: the raw samples with their scrape times. It is a QueryFunc.
+func (c *Client) Raw(ctx context.Context, query string, at time.Time) ([]Series, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	v, _, _, err := c.api.Query(ctx, query, at, v1.WithTimeout(c.timeout))
+	if err != nil {
+		return nil, c.explain(err)
+	}
+	out, err := fromValue(v, false)
+	if err != nil {
+		return nil, c.redact(err)
+	}
+	return out, nil
+}
+
 // RangeQuery evaluates a query over [start, end] at step resolution. It is a RangeQueryFunc.
 func (c *Client) RangeQuery(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]Series, error) {
 	if step <= 0 {

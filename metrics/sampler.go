@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/faultline/faultline/result"
+	"github.com/prometheus/common/model"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -23,7 +25,55 @@ type Query struct {
 	Description string
 	// Where says where the query was written (file:line) for messages; empty: metric.NAME.
 	Where string
+	// Source says where the query is evaluated ("local", "prometheus"), for a
+	// QueryFunc that routes by it (Route); the sampler and Collect pass the Query in
+	// the context (QueryOf).
+	Source string
+	// PhaseExpr, when set, is the metric's phase figure (its phase_query): evaluated
+	// once at each phase's end with PhaseVar replaced by the phase's duration (CollectPhases).
+	PhaseExpr string
 }
+
+type queryKey struct{}
+
+// WithQuery tells the QueryFunc called with ctx which metric it evaluates.
+func WithQuery(ctx context.Context, q Query) context.Context {
+	return context.WithValue(ctx, queryKey{}, q)
+}
+
+// QueryOf is the metric WithQuery put in ctx.
+func QueryOf(ctx context.Context) (Query, bool) {
+	q, ok := ctx.Value(queryKey{}).(Query)
+	return q, ok
+}
+
+// Route is a QueryFunc that evaluates each metric's query on the function of its
+// Source (QueryOf), and a query of no known metric on fallback.
+func Route(bySource map[string]QueryFunc, fallback QueryFunc) QueryFunc {
+	return func(ctx context.Context, query string, at time.Time) ([]Series, error) {
+		if q, ok := QueryOf(ctx); ok {
+			if f := bySource[q.Source]; f != nil {
+				return f(ctx, query, at)
+			}
+		}
+		return fallback(ctx, query, at)
+	}
+}
+
+// RouteRange is Route for range queries.
+func RouteRange(bySource map[string]RangeQueryFunc, fallback RangeQueryFunc) RangeQueryFunc {
+	return func(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]Series, error) {
+		if q, ok := QueryOf(ctx); ok {
+			if f := bySource[q.Source]; f != nil {
+				return f(ctx, query, start, end, step)
+			}
+		}
+		return fallback(ctx, query, start, end, step)
+	}
+}
+
+// Location is where the query was written (file:line), or metric.NAME.
+func (q Query) Location() string { return q.where() }
 
 func (q Query) where() string {
 	if q.Where == "" {
@@ -34,7 +84,78 @@ func (q Query) where() string {
 
 // Header is the metric's entry in a Result, before any series.
 func (q Query) Header() result.Metric {
-	return result.Metric{Name: q.Name, Query: q.Expr, Unit: q.Unit, Description: q.Description}
+	return result.Metric{Name: q.Name, Query: q.Expr, Unit: q.Unit, Description: q.Description, PhaseQuery: q.PhaseExpr}
+}
+
+// PhaseVar stands for the phase's duration in a phase query, as Grafana's $__range.
+const PhaseVar = "$__phase"
+
+// ExpandPhase is a phase query with PhaseVar replaced by d as PromQL writes durations
+// (1m3s250ms), in whole milliseconds.
+func ExpandPhase(expr string, d time.Duration) string {
+	return strings.ReplaceAll(expr, PhaseVar, model.Duration(d.Truncate(time.Millisecond)).String())
+}
+
+// CollectPhases evaluates each metric's phase query once at the end of every phase of
+// tl that lasted, over the whole phase, and sets the metrics' PhaseFigures (matched to
+// ms by name). A failed query is a figure with a Gap, never an error.
+func CollectPhases(ctx context.Context, query QueryFunc, qs []Query, tl result.Timeline, ms []result.Metric) {
+	byName := map[string]*result.Metric{}
+	for i := range ms {
+		byName[ms[i].Name] = &ms[i]
+	}
+	type span struct {
+		phase      string
+		start, end time.Time
+	}
+	spans := []span{
+		{result.PhaseBaseline, tl.BaselineStart, tl.FaultStart},
+		{result.PhaseFault, tl.FaultStart, tl.FaultEnd},
+		{result.PhaseRecovery, tl.FaultEnd, tl.RecoveryEnd},
+	}
+	for _, q := range qs {
+		m := byName[q.Name]
+		if q.PhaseExpr == "" || m == nil {
+			continue
+		}
+		m.PhaseQuery = q.PhaseExpr
+		for _, sp := range spans {
+			d := sp.end.Sub(sp.start).Truncate(time.Millisecond)
+			if d <= 0 {
+				continue
+			}
+			at := sp.end.Truncate(time.Millisecond)
+			expr := ExpandPhase(q.PhaseExpr, d)
+			fig := result.PhaseFigure{Phase: sp.phase, At: at, Query: expr}
+			series, err := query(WithQuery(ctx, q), expr, at)
+			switch {
+			case err != nil:
+				fig.Gap = "error: " + err.Error()
+			case len(series) == 0:
+				fig.Gap = result.GapEmpty
+			}
+			if fig.Gap != "" {
+				m.PhaseFigures = append(m.PhaseFigures, fig)
+				continue
+			}
+			for i, s := range series {
+				if i == MaxSeries {
+					break
+				}
+				f := fig
+				f.Labels = s.Labels
+				if len(s.Samples) > 0 {
+					v := s.Samples[len(s.Samples)-1].Value
+					if math.IsNaN(v) || math.IsInf(v, 0) {
+						f.Gap = result.GapNaN
+					} else {
+						f.Value = &v
+					}
+				}
+				m.PhaseFigures = append(m.PhaseFigures, f)
+			}
+		}
+	}
 }
 
 // MaxSeries is the most series of one metric a result keeps: a query that fans out over
@@ -84,7 +205,7 @@ func (s *Sampler) Sample(ctx context.Context, at time.Time) []Observation {
 
 func (s *Sampler) one(ctx context.Context, m Query, at time.Time) Observation {
 	obs := Observation{Metric: m.Name, At: at}
-	series, err := s.query(ctx, m.Expr, at)
+	series, err := s.query(WithQuery(ctx, m), m.Expr, at)
 	var netErr net.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
@@ -204,7 +325,7 @@ func Collect(ctx context.Context, query RangeQueryFunc, ms []Query, start, end t
 	out := make([]result.Metric, 0, len(ms))
 	var errs []error
 	for _, m := range ms {
-		series, err := query(ctx, m.Expr, start, end, step)
+		series, err := query(WithQuery(ctx, m), m.Expr, start, end, step)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("range query of metric %q: %w", m.Name, err))
 			rm := m.Header()

@@ -37,6 +37,7 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"impact":   impactText,
 	"recovery": recoveryText,
 	"impactAt": impactAtText,
+	"figures":  phaseFigureRows,
 	"band":     bandText,
 	"status":   statusWord,
 	"evType":   eventType,

@@ -94,6 +94,24 @@ func renderMarkdown(out io.Writer, r *result.Result) error {
 	}
 	w.printf("\n")
 
+	figures := false
+	for _, m := range r.Metrics {
+		for i, row := range phaseFigureRows(m) {
+			if !figures {
+				w.printf("### Over each whole phase\n\nEach metric's `phase_query`, evaluated once at each phase's end over the whole phase.\n\n| metric | series | baseline | fault | recovery |\n|---|---|---|---|---|\n")
+				figures = true
+			}
+			name := md(m.Name)
+			if i > 0 {
+				name = ""
+			}
+			w.printf("| %s | %s | %s | %s | %s |\n", name, md(row.Series), md(row.Baseline), md(row.Fault), md(row.Recovery))
+		}
+	}
+	if figures {
+		w.printf("\n")
+	}
+
 	w.printf("### Timeline\n\n| phase | from | to |\n|---|---|---|\n")
 	for _, p := range phases(r) {
 		w.printf("| %s | %s | %s |\n", p.Name, offset(r, p.Start), offset(r, p.End))

@@ -169,7 +169,7 @@ func recoveryText(s *result.Series) string {
 	case s.Band == nil:
 		return "no baseline band"
 	case s.Recovered:
-		return "recovered after " + optSecs(s.TimeToRecoverSeconds, "?")
+		return "recovered after " + optSecs(s.TimeToRecoverSeconds, "?") + timesFrom(s)
 	default:
 		return "did not recover"
 	}
@@ -179,7 +179,16 @@ func impactAtText(s *result.Series) string {
 	if s.TimeToImpactSeconds == nil {
 		return "never left the baseline band"
 	}
-	return "impact after " + secs(*s.TimeToImpactSeconds)
+	return "impact after " + secs(*s.TimeToImpactSeconds) + timesFrom(s)
+}
+
+// timesFrom says when times to impact and recover come from raw scrape times rather
+// than the step grid.
+func timesFrom(s *result.Series) string {
+	if s.TimesFrom == "" {
+		return ""
+	}
+	return " (" + s.TimesFrom + ")"
 }
 
 func bandText(b *result.Band, unit string) string {
@@ -187,4 +196,39 @@ func bandText(b *result.Band, unit string) string {
 		return "-"
 	}
 	return fmt.Sprintf("[%s, %s]", num(b.Low), numUnit(b.High, unit))
+}
+
+// figureRow is one series of a metric's phase figures: the figure of each phase as
+// text, "-" where there is none.
+type figureRow struct {
+	Series                    string
+	Baseline, Fault, Recovery string
+}
+
+// phaseFigureRows arranges a metric's phase figures by series, in order of appearance.
+func phaseFigureRows(m result.Metric) []figureRow {
+	var rows []figureRow
+	index := map[string]int{}
+	for _, f := range m.PhaseFigures {
+		id := seriesName(f.Labels)
+		i, ok := index[id]
+		if !ok {
+			i = len(rows)
+			index[id] = i
+			rows = append(rows, figureRow{Series: id, Baseline: "-", Fault: "-", Recovery: "-"})
+		}
+		v := "no value (" + f.Gap + ")"
+		if f.Value != nil {
+			v = num(*f.Value)
+		}
+		switch f.Phase {
+		case result.PhaseBaseline:
+			rows[i].Baseline = v
+		case result.PhaseFault:
+			rows[i].Fault = v
+		case result.PhaseRecovery:
+			rows[i].Recovery = v
+		}
+	}
+	return rows
 }

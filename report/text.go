@@ -142,6 +142,15 @@ func renderText(out io.Writer, r *result.Result) error {
 				w.printf("      %d gap(s), first %s → %s: %s\n", len(s.Gaps), offset(r, s.Gaps[0].Start), offset(r, s.Gaps[0].End), oneLine(s.Gaps[0].Reason))
 			}
 		}
+		if rows := phaseFigureRows(m); len(rows) > 0 {
+			w.printf("    over each whole phase (phase_query %s)\n", oneLine(m.PhaseQuery))
+			tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintf(tw, "      series\tbaseline\tfault\trecovery\t\n")
+			for _, row := range rows {
+				fmt.Fprintf(tw, "      %s\t%s\t%s\t%s\t\n", oneLine(row.Series), oneLine(row.Baseline), oneLine(row.Fault), oneLine(row.Recovery))
+			}
+			tw.Flush()
+		}
 	}
 
 	w.printf("\nScore %s (%d of %d checks passed)\n  %s\n", oneLine(r.Score.Text(num)), r.Score.Passed, r.Score.Total, oneLine(r.Score.Formula))

@@ -245,6 +245,26 @@ type Metric struct {
 	// DroppedSeries counts the series the query returned beyond the most a result
 	// keeps (metrics.MaxSeries); they are not in Series. Absent when none were dropped.
 	DroppedSeries int `json:"dropped_series,omitempty"`
+	// PhaseQuery is the metric's phase_query as written ($__phase unexpanded), and
+	// PhaseFigures what it gave at each phase's end: one entry per phase and series.
+	// Both absent without a phase_query.
+	PhaseQuery   string        `json:"phase_query,omitempty"`
+	PhaseFigures []PhaseFigure `json:"phase_figures,omitempty"`
+}
+
+// PhaseFigure is a metric's phase_query evaluated once at the end of one phase, over
+// the whole phase: a ratio of totals where the per-sample statistics are means of
+// per-step values.
+type PhaseFigure struct {
+	Phase string `json:"phase"`
+	// At is the phase's end; Query the expression evaluated there ($__phase replaced
+	// by the phase's duration).
+	At     time.Time         `json:"at"`
+	Query  string            `json:"query"`
+	Labels map[string]string `json:"labels,omitempty"`
+	// Value is nil when the query gave no number; Gap says why.
+	Value *float64 `json:"value,omitempty"`
+	Gap   string   `json:"gap,omitempty"`
 }
 
 // Series is one labelled time series of a metric.
@@ -275,6 +295,9 @@ type Series struct {
 	Recovered            bool       `json:"recovered"`
 	RecoveredAt          *time.Time `json:"recovered_at,omitempty"`
 	TimeToRecoverSeconds *float64   `json:"time_to_recover_seconds,omitempty"`
+	// TimesFrom is "scrape times" when ImpactAt and RecoveredAt were refined to the
+	// raw samples' times (docs/scoring.md); absent: they are on the step grid.
+	TimesFrom string `json:"times_from,omitempty"`
 }
 
 // Sample is one observed value.

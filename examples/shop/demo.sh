@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
 # The faultline demo: builds the shop's image FROM scratch, starts three backend
 # replicas, a frontend (published on 127.0.0.1) and a load generator on their own
-# Docker network, starts a Prometheus scraping them, runs examples/shop/experiment.hcl,
-# prints where the HTML report is, and tears everything down, also on failure or
-# Ctrl-C.
+# Docker network, runs examples/shop/experiment.hcl, prints where the HTML report is,
+# and tears everything down, also on failure or Ctrl-C.
+#
+# Nothing else is needed: faultline scrapes the shop into its embedded Prometheus
+# (kept in $OUT/tsdb). With PROMETHEUS_URL set, the demo starts a Prometheus server
+# listening there (the prometheus binary, or the prom/prometheus image) scraping the
+# shop, and the experiment's metrics are evaluated on it instead.
 #
 #   make demo                      # or: bash examples/shop/demo.sh
 #   UNIT=4 make demo               # a shorter run (every time is a multiple of UNIT seconds)
-#   EXPERIMENT=examples/shop/netem.hcl make demo   # needs sch_netem in the kernel
+#   PROMETHEUS_URL=http://127.0.0.1:19090 make demo   # the same, on a Prometheus server
+#   EXPERIMENT=examples/shop/netem.hcl make demo      # needs sch_netem in the kernel
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 STACK=${STACK:-faultline-demo}
 UNIT=${UNIT:-10}
 EXPERIMENT=${EXPERIMENT:-examples/shop/experiment.hcl}
-PROM_PORT=${PROM_PORT:-19090}
+PROMETHEUS_URL=${PROMETHEUS_URL:-}
 FRONT_PORT=${FRONT_PORT:-18080}
 OUT=${OUT:-examples/shop/demo-report}
 IMAGE=faultline-shop:demo
@@ -22,17 +27,27 @@ IMAGE=faultline-shop:demo
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 command -v docker >/dev/null || { echo "the demo needs Docker (the docker CLI and a running engine)"; exit 5; }
-# Prometheus: the installed binary if there is one, else the prom/prometheus image when
-# the engine has it or can pull it.
+command -v go >/dev/null || { echo "the demo needs Go (1.26 or later) to build faultline and the shop"; exit 5; }
 PROM_IMAGE=${PROM_IMAGE:-prom/prometheus}
-if command -v prometheus >/dev/null; then
-  prom_from="the prometheus binary at $(command -v prometheus)"
-elif docker image inspect "$PROM_IMAGE" >/dev/null 2>&1 || docker pull -q "$PROM_IMAGE" >/dev/null 2>&1; then
-  prom_from="the $PROM_IMAGE image (no prometheus binary installed)"
-else
-  echo "the demo needs a Prometheus server: install the prometheus binary (Debian: apt-get install prometheus),"
-  echo "or let the Docker Engine pull $PROM_IMAGE (it could not: no registry reachable?)"
-  exit 5
+if [ -n "$PROMETHEUS_URL" ]; then
+  PROM_ADDR=${PROMETHEUS_URL#http://}
+  PROM_ADDR=${PROM_ADDR%%/*}
+  case $PROM_ADDR in
+    127.0.0.1:*|localhost:*) PROM_PORT=${PROM_ADDR##*:} ;;
+    *) echo "PROMETHEUS_URL must be http://127.0.0.1:PORT: the demo starts the server there"; exit 2 ;;
+  esac
+  # The installed binary if there is one, else the prom/prometheus image when the
+  # engine has it or can pull it.
+  if command -v prometheus >/dev/null; then
+    prom_from="the prometheus binary at $(command -v prometheus)"
+  elif docker image inspect "$PROM_IMAGE" >/dev/null 2>&1 || docker pull -q "$PROM_IMAGE" >/dev/null 2>&1; then
+    prom_from="the $PROM_IMAGE image (no prometheus binary installed)"
+  else
+    echo "PROMETHEUS_URL is set, so the demo needs a Prometheus server: install the prometheus binary"
+    echo "(Debian: apt-get install prometheus), or let the Docker Engine pull $PROM_IMAGE;"
+    echo "or unset PROMETHEUS_URL: faultline then observes the shop with its embedded Prometheus"
+    exit 5
+  fi
 fi
 
 work=$(mktemp -d)
@@ -70,12 +85,13 @@ docker run -d --name "$STACK-frontend" --network "$STACK" "${labels[@]}" --label
 docker run -d --name "$STACK-loadgen" --network "$STACK" "${labels[@]}" --label shop.role=loadgen \
   "$IMAGE" loadgen --target "http://$STACK-frontend:8080/api/item" --rps 20 --timeout 10s --listen :9100 >/dev/null
 
-ip() { docker inspect -f "{{(index .NetworkSettings.Networks \"$STACK\").IPAddress}}" "$1"; }
-targets="'$(ip "$STACK-frontend"):8080', '$(ip "$STACK-loadgen"):9100'"
-for i in 1 2 3; do targets="$targets, '$(ip "$STACK-backend-$i"):8080'"; done
+if [ -n "$PROMETHEUS_URL" ]; then
+  ip() { docker inspect -f "{{(index .NetworkSettings.Networks \"$STACK\").IPAddress}}" "$1"; }
+  targets="'$(ip "$STACK-frontend"):8080', '$(ip "$STACK-loadgen"):9100'"
+  for i in 1 2 3; do targets="$targets, '$(ip "$STACK-backend-$i"):8080'"; done
 
-say "starting Prometheus on 127.0.0.1:$PROM_PORT, from $prom_from"
-cat >"$work/prometheus.yml" <<YAML
+  say "starting Prometheus on 127.0.0.1:$PROM_PORT, from $prom_from"
+  cat >"$work/prometheus.yml" <<YAML
 global:
   scrape_interval: 1s
   evaluation_interval: 1s
@@ -84,28 +100,36 @@ scrape_configs:
     static_configs:
       - targets: [$targets]
 YAML
-if command -v prometheus >/dev/null; then
-  prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
-    --web.listen-address="127.0.0.1:$PROM_PORT" >"$work/prometheus.log" 2>&1 &
-  prom_pid=$!
+  if command -v prometheus >/dev/null; then
+    prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
+      --web.listen-address="127.0.0.1:$PROM_PORT" >"$work/prometheus.log" 2>&1 &
+    prom_pid=$!
+  else
+    chmod 644 "$work/prometheus.yml"
+    docker run -d --name "$STACK-prometheus" --network "$STACK" "${labels[@]}" --label shop.role=prometheus \
+      -p "127.0.0.1:$PROM_PORT:9090" -v "$work/prometheus.yml:/etc/prometheus/prometheus.yml:ro" \
+      "$PROM_IMAGE" >/dev/null
+    docker logs -f "$STACK-prometheus" >"$work/prometheus.log" 2>&1 &
+  fi
+  for _ in $(seq 100); do
+    up=$(curl -fsS "http://127.0.0.1:$PROM_PORT/api/v1/query?query=sum(up)" 2>/dev/null | sed -n 's/.*"value":\[[^,]*,"\([0-9]*\)".*/\1/p' || true)
+    [ "$up" = 5 ] && break
+    sleep 0.3
+  done
+  [ "$up" = 5 ] || { echo "Prometheus does not see the 5 shop targets up:"; tail -20 "$work/prometheus.log"; exit 5; }
+  source_vars=(--var source=prometheus --var "prometheus_url=http://127.0.0.1:$PROM_PORT")
 else
-  chmod 644 "$work/prometheus.yml"
-  docker run -d --name "$STACK-prometheus" --network "$STACK" "${labels[@]}" --label shop.role=prometheus \
-    -p "127.0.0.1:$PROM_PORT:9090" -v "$work/prometheus.yml:/etc/prometheus/prometheus.yml:ro" \
-    "$PROM_IMAGE" >/dev/null
-  docker logs -f "$STACK-prometheus" >"$work/prometheus.log" 2>&1 &
+  say "observing with faultline's embedded Prometheus (nothing to install)"
+  source_vars=(--var source=local)
 fi
-for _ in $(seq 100); do
-  up=$(curl -fsS "http://127.0.0.1:$PROM_PORT/api/v1/query?query=sum(up)" 2>/dev/null | sed -n 's/.*"value":\[[^,]*,"\([0-9]*\)".*/\1/p' || true)
-  [ "$up" = 5 ] && break
-  sleep 0.3
-done
-[ "$up" = 5 ] || { echo "Prometheus does not see the 5 shop targets up:"; tail -20 "$work/prometheus.log"; exit 5; }
-curl -fsS "http://127.0.0.1:$FRONT_PORT/api/item" | head -c 40; echo " ... (the frontend answers on 127.0.0.1:$FRONT_PORT)"
+# faultline's preflight waits for the first scrape of every container (and names one
+# that does not answer): nothing to poll here, and no curl needed.
+echo "the shop's frontend is published on http://127.0.0.1:$FRONT_PORT/api/item"
 
 say "running $EXPERIMENT"
 set +e
-bin/faultline run --var "prometheus_url=http://127.0.0.1:$PROM_PORT" --var "stack=$STACK" --var "unit=$UNIT" \
+rm -rf "$OUT/tsdb" # the embedded store of an earlier demo: each run keeps its own
+bin/faultline run "${source_vars[@]}" --var "stack=$STACK" --var "unit=$UNIT" \
   --out "$OUT" --format html,text "$EXPERIMENT"
 code=$?
 set -e

@@ -22,10 +22,12 @@ import (
 const e2eUnit = 4
 
 // TestDemoEndToEnd runs examples/shop/experiment.hcl, shortened, against the shop on
-// the real Docker Engine watched by a real Prometheus, and checks that the report
-// tells the demo's story: the faults happened at their planned times and were
-// reverted, the retries hid the lost and the frozen replica, the bandwidth cap broke
-// the latency SLO while it held, and latency recovered after.
+// the real Docker Engine, watched as `make demo` watches it: by faultline's embedded
+// Prometheus, nothing installed. It checks that the report tells the demo's story:
+// the faults happened at their planned times and were reverted, the retries hid the
+// lost and the frozen replica, the bandwidth cap broke the latency SLO while it held,
+// and latency recovered after. Then the same experiment runs (dry) on a real
+// Prometheus server scraping the shop: the external path.
 func TestDemoEndToEnd(t *testing.T) {
 	if os.Geteuid() != 0 {
 		testreal.Missing(t, "the demo's bandwidth fault needs root (CAP_NET_ADMIN in the frontend's namespace)")
@@ -53,15 +55,11 @@ func TestDemoEndToEnd(t *testing.T) {
 	lg := run("loadgen", "", "loadgen", "--target", "http://"+fe.Name+":8080/api/item", "--rps", "20", "--timeout", "10s", "--listen", ":9100")
 	scrape = append(scrape, addr(t, cli, fe, nw.Name, "8080"), addr(t, cli, lg, nw.Name, "9100"))
 
-	prom := promtest.Start(t, promtest.Options{Targets: scrape, Job: "shop", ScrapeInterval: time.Second})
-	prom.WaitTargetsUp(t, 60*time.Second)
-	prom.WaitForSamples(t, `loadgen_requests_total{code="200"}`, 60*time.Second)
-
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	env := &cmd.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: os.Getenv, Context: context.Background()}
 	code := cmd.MainArgs(env, []string{"run",
-		"--var", "prometheus_url=" + prom.URL, "--var", "stack=" + stack, "--var", fmt.Sprintf("unit=%d", e2eUnit),
+		"--var", "stack=" + stack, "--var", fmt.Sprintf("unit=%d", e2eUnit),
 		"--state-dir", t.TempDir(), "--out", out, "--format", "html", "experiment.hcl"})
 	t.Logf("faultline run exited %d\n%s\n%s", code, stdout.String(), stderr.String())
 	res, err := result.ReadFile(filepath.Join(out, "result.json"))
@@ -141,12 +139,34 @@ func TestDemoEndToEnd(t *testing.T) {
 	if err != nil || !bytes.Contains(html, []byte("latency_slo")) {
 		t.Fatalf("HTML report missing or without the checks: %v", err)
 	}
+	if blocks, _ := filepath.Glob(filepath.Join(out, "tsdb", "*", "meta.json")); len(blocks) == 0 {
+		t.Errorf("the embedded store's TSDB is not kept in %s/tsdb", out)
+	}
+
+	// The external path: the same experiment, its metrics evaluated on a real
+	// Prometheus server scraping the shop (dry: the faults were shown above).
+	prom := promtest.Start(t, promtest.Options{Targets: scrape, Job: "shop", ScrapeInterval: time.Second})
+	prom.WaitTargetsUp(t, 60*time.Second)
+	prom.WaitForSamples(t, `loadgen_requests_total{code="200"}`, 60*time.Second)
+	stdout.Reset()
+	stderr.Reset()
+	extOut := t.TempDir()
+	code = cmd.MainArgs(env, []string{"run", "--dry-run",
+		"--var", "source=prometheus", "--var", "prometheus_url=" + prom.URL, "--var", "stack=" + stack, "--var", "unit=1",
+		"--state-dir", t.TempDir(), "--out", extOut, "--format", "text", "experiment.hcl"})
+	ext, err := result.ReadFile(filepath.Join(extOut, "result.json"))
+	if err != nil || (code != result.ExitPassed && code != result.ExitCheckFailed) {
+		t.Fatalf("on Prometheus: exit %d, result %v\n%s\n%s", code, err, stdout.String(), stderr.String())
+	}
+	if s := metricSeries(t, ext, "failed_ratio"); len(s.Samples) < 5 {
+		t.Errorf("on Prometheus: failed_ratio has %d samples, want one per step", len(s.Samples))
+	}
 	// The netem variant needs sch_netem: on a kernel without it, preflight says so
 	// before any fault (exit 5); with it, preflight passes (checked with a dry run).
 	stdout.Reset()
 	stderr.Reset()
 	code = cmd.MainArgs(env, []string{"run", "--dry-run",
-		"--var", "prometheus_url=" + prom.URL, "--var", "stack=" + stack, "--var", "unit=1",
+		"--var", "stack=" + stack, "--var", "unit=1",
 		"--state-dir", t.TempDir(), "--out", t.TempDir(), "--format", "text", "netem.hcl"})
 	switch {
 	case code == result.ExitPreflight:

@@ -12,6 +12,16 @@
 #
 # Times are multiples of var.unit (seconds): `make demo` uses the default (10s,
 # about 2.5 minutes); the end-to-end test runs it with a smaller unit.
+#
+# Nothing needs to be installed to watch it: by default faultline scrapes the shop
+# itself (the scrape blocks below) into an embedded Prometheus, and evaluates every
+# metric there. --var source=prometheus evaluates them on the server at
+# var.prometheus_url instead, which must scrape the same containers.
+
+variable "source" {
+  description = "where metrics are evaluated: local (embedded) or prometheus (var.prometheus_url)"
+  default     = "local"
+}
 
 variable "prometheus_url" {
   default = "http://127.0.0.1:9090"
@@ -58,6 +68,33 @@ target "frontend" {
   labels = { "shop.stack" = var.stack, "shop.role" = "frontend" }
 }
 
+# Observed, never touched: only scrape blocks use these, so they are neither claimed
+# nor counted by max_targets.
+target "backends" {
+  labels = { "shop.stack" = var.stack, "shop.role" = "backend" }
+}
+
+target "loadgen" {
+  labels = { "shop.stack" = var.stack, "shop.role" = "loadgen" }
+}
+
+# Each container is scraped at its address on the shop's Docker network; the interval
+# is the step (1s).
+scrape "backend" {
+  target = target.backends
+  port   = 8080
+}
+
+scrape "frontend" {
+  target = target.frontend
+  port   = 8080
+}
+
+scrape "loadgen" {
+  target = target.loadgen
+  port   = 9100
+}
+
 fault "kill" "replica_dies" {
   target   = target.replica_1
   start    = "0s"
@@ -83,6 +120,9 @@ fault "bandwidth" "thin_frontend_link" {
 
 metric "failed_ratio" {
   description = "share of the load generator's requests that failed or timed out"
+  source      = var.source
+  # The share of all requests of each phase that failed: a ratio of totals.
+  phase_query = "1 - sum(increase(loadgen_requests_total{code=\"200\"}[$__phase])) / sum(increase(loadgen_requests_total[$__phase]))"
   query       = "1 - sum(rate(loadgen_requests_total{code=\"200\"}[5s])) / sum(rate(loadgen_requests_total[5s]))"
   # Its baseline is 0: say what change counts, rather than 10% of 0.
   tolerance = 0.01
@@ -90,12 +130,14 @@ metric "failed_ratio" {
 
 metric "p99_latency" {
   description = "99th percentile of the latency users see"
+  source      = var.source
   query       = "histogram_quantile(0.99, sum by (le) (rate(loadgen_request_duration_seconds_bucket[5s])))"
   unit        = "s"
 }
 
 metric "upstream_failures" {
   description = "failed calls from the frontend to a backend, per second (each one retried)"
+  source      = var.source
   query       = "sum(rate(upstream_requests_total[5s])) - sum(rate(upstream_requests_total{outcome=\"ok\"}[5s]))"
   unit        = "1/s"
   tolerance   = 0.5

@@ -70,6 +70,9 @@ type loadgen struct {
 	duration prometheus.Histogram
 	dropped  prometheus.Counter
 	inflight prometheus.Gauge
+	// observe, when set, is told every request's outcome as it is counted: an
+	// independent record to hold the metrics against.
+	observe func(start, end time.Time, code string)
 }
 
 func newLoadgen(cfg loadgenConfig, reg prometheus.Registerer) *loadgen {
@@ -137,8 +140,12 @@ func (l *loadgen) once(ctx context.Context) {
 		if ctx.Err() != nil {
 			return // shutting down: not an answer of the target
 		}
+		end := time.Now()
 		l.requests.WithLabelValues(code).Inc()
-		l.duration.Observe(time.Since(start).Seconds())
+		l.duration.Observe(end.Sub(start).Seconds())
+		if l.observe != nil {
+			l.observe(start, end, code)
+		}
 	}()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.cfg.target, nil)
 	if err != nil {

@@ -8,6 +8,11 @@
 #
 #   EXPERIMENT=examples/shop/netem.hcl make demo
 
+variable "source" {
+  description = "where metrics are evaluated: local (embedded) or prometheus (var.prometheus_url)"
+  default     = "local"
+}
+
 variable "prometheus_url" {
   default = "http://127.0.0.1:9090"
 }
@@ -42,6 +47,16 @@ target "replica_2" {
   labels = { "shop.stack" = var.stack, "shop.role" = "backend", "shop.replica" = "2" }
 }
 
+# The load generator is observed, never touched: scraped into the embedded store.
+target "loadgen" {
+  labels = { "shop.stack" = var.stack, "shop.role" = "loadgen" }
+}
+
+scrape "loadgen" {
+  target = target.loadgen
+  port   = 9100
+}
+
 fault "delay" "slow_replica" {
   target   = target.replica_1
   duration = "${var.unit * 3}s"
@@ -57,10 +72,12 @@ fault "loss" "lossy_replica" {
 }
 
 metric "failed_ratio" {
+  source = var.source
   query = "1 - sum(rate(loadgen_requests_total{code=\"200\"}[5s])) / sum(rate(loadgen_requests_total[5s]))"
 }
 
 metric "p99_latency" {
+  source = var.source
   query = "histogram_quantile(0.99, sum by (le) (rate(loadgen_request_duration_seconds_bucket[5s])))"
   unit  = "s"
 }

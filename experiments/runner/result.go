@@ -146,9 +146,23 @@ func (r *run) analyze(ctx context.Context) {
 			r.warn(fmt.Sprintf("the final range query failed, so the analysis uses the live samples: %v", errors.Join(errs...)))
 		}
 	}
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	if r.cfg.Query != nil && !lost {
+		metrics.CollectPhases(qctx, r.cfg.Query, r.queries, r.res.Timeline, observed)
+	}
 	analysis.Analyze(analysis.Input{
 		Metrics: r.metricSpecs, Checks: r.checkSpecs, Timeline: r.res.Timeline, Observed: observed,
 	}).Apply(r.res)
+	if r.cfg.Query != nil && r.cfg.Raw != nil && !lost {
+		for i, q := range r.queries {
+			if i < len(r.res.Metrics) && r.res.Metrics[i].Name == q.Name {
+				if err := metrics.RefineTimes(qctx, r.cfg.Query, r.cfg.Raw, q, &r.res.Metrics[i], r.res.Timeline, e.Step); err != nil {
+					r.warn(err.Error())
+				}
+			}
+		}
+	}
 	for _, m := range r.res.Metrics {
 		if w := metrics.DroppedWarning(m); w != "" {
 			r.warn(w)

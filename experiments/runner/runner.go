@@ -91,6 +91,12 @@ type Config struct {
 	// RangeQuery fetches the final series for the analysis; nil to analyse the live
 	// samples only.
 	RangeQuery metrics.RangeQueryFunc
+	// Query evaluates the metrics' phase queries at each phase's end; nil: no phase
+	// figures.
+	Query metrics.QueryFunc
+	// Raw returns raw samples (a range vector) for refining times to impact and to
+	// recover to scrape times; nil: they stay on the step grid.
+	Raw metrics.QueryFunc
 	// Preflight checks run before anything else; any failure ends the run with exit 5.
 	Preflight []PreflightCheck
 	// DryRun does everything but Apply and Revert.

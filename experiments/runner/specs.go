@@ -15,7 +15,8 @@ import (
 func Queries(e *experiments.Experiment) []metrics.Query {
 	out := make([]metrics.Query, len(e.Metrics))
 	for i, m := range e.Metrics {
-		out[i] = metrics.Query{Name: m.Name, Expr: m.Query, Unit: m.Unit, Description: m.Description, Where: whereOf(m)}
+		out[i] = metrics.Query{Name: m.Name, Expr: m.Query, Unit: m.Unit, Description: m.Description, Where: whereOf(m),
+			Source: m.Source, PhaseExpr: m.PhaseQuery}
 	}
 	return out
 }
@@ -73,4 +74,16 @@ func checkSpecs(e *experiments.Experiment) []analysis.CheckSpec {
 
 func abortSpec(a *experiments.Abort) analysis.AbortSpec {
 	return analysis.AbortSpec{Name: a.Name, Metric: a.Metric, Above: a.Above, Below: a.Below, For: a.For}
+}
+
+// QueriesFrom are the experiment's metrics evaluated on one source
+// (experiments.SourceLocal or SourcePrometheus).
+func QueriesFrom(e *experiments.Experiment, source string) []metrics.Query {
+	var out []metrics.Query
+	for _, q := range Queries(e) {
+		if q.Source == source {
+			out = append(out, q)
+		}
+	}
+	return out
 }

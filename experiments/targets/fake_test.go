@@ -107,3 +107,23 @@ func TestImageMatches(t *testing.T) {
 		}
 	}
 }
+
+func TestScrapedOnlyTargetsDoNotCountAgainstTheCap(t *testing.T) {
+	t.Parallel()
+	hit := &experiments.Target{Name: "hit", Labels: map[string]string{"app": "x"}, Pick: experiments.PickOne}
+	watched := &experiments.Target{Name: "watched", Labels: map[string]string{"app": "x"}, Pick: experiments.PickAll}
+	e := &experiments.Experiment{MaxTargets: 1, Targets: []*experiments.Target{hit, watched},
+		Faults:  []*experiments.FaultSpec{{Kind: "pause", Name: "f", Target: "hit"}},
+		Scrapes: []*experiments.Scrape{{Job: "all", Target: "watched", Port: 9100}}}
+	got, _, err := Resolve(context.Background(), &countingLister{items: tenContainers()}, e, Options{})
+	if err != nil {
+		t.Fatalf("one container hit, ten scraped, max_targets 1: %v", err)
+	}
+	if len(got["hit"]) != 1 || len(got["watched"]) != 10 {
+		t.Errorf("resolved %d hit and %d watched, want 1 and 10", len(got["hit"]), len(got["watched"]))
+	}
+	e.Faults[0].Target = "watched" // now the scraped block is hit too: it counts
+	if _, _, err := Resolve(context.Background(), &countingLister{items: tenContainers()}, e, Options{}); !errors.Is(err, ErrTooManyTargets) {
+		t.Errorf("a faulted block of ten under max_targets 1: err = %v, want ErrTooManyTargets", err)
+	}
+}

@@ -75,6 +75,9 @@ func Resolve(ctx context.Context, lister Lister, e *experiments.Experiment, opts
 	}
 	picked := make(map[string][]container.Summary, len(e.Targets))
 	distinct := map[string]bool{}
+	// touched are the containers faults act on; those only scraped do not count
+	// against the cap.
+	touched, observedOnly := map[string]bool{}, e.ObservedOnly()
 	for _, t := range e.Targets {
 		cands, err := candidates(ctx, lister, t)
 		if err != nil {
@@ -84,6 +87,9 @@ func Resolve(ctx context.Context, lister Lister, e *experiments.Experiment, opts
 		picked[t.Name] = chosen
 		for _, c := range chosen {
 			distinct[c.ID] = true
+			if !observedOnly[t.Name] {
+				touched[c.ID] = true
+			}
 		}
 	}
 
@@ -92,9 +98,9 @@ func Resolve(ctx context.Context, lister Lister, e *experiments.Experiment, opts
 	if opts.MaxTargets > 0 && (limit == 0 || opts.MaxTargets < limit) {
 		limit, from = opts.MaxTargets, "--max-targets"
 	}
-	if limit > 0 && len(distinct) > limit {
+	if limit > 0 && len(touched) > limit {
 		return nil, seed, fmt.Errorf("%w: the experiment would touch %d containers (%s), more than the %d that %s allows: narrow the selectors, pick fewer, or raise the cap",
-			ErrTooManyTargets, len(distinct), countsByTarget(e, picked), limit, from)
+			ErrTooManyTargets, len(touched), countsByTarget(e, picked), limit, from)
 	}
 
 	inspected, err := inspectAll(ctx, lister, distinct)

@@ -112,6 +112,7 @@ func analyzeSeries(s result.Series, tl result.Timeline, opts Options) result.Ser
 	sort.SliceStable(s.Samples, func(i, j int) bool { return s.Samples[i].Time.Before(s.Samples[j].Time) })
 	s.Phases, s.Band, s.Impact = nil, nil, nil
 	s.ImpactAt, s.TimeToImpactSeconds, s.RecoveredAt, s.TimeToRecoverSeconds, s.Recovered = nil, nil, nil, nil, false
+	s.TimesFrom = ""
 
 	vals := phaseValues(s, tl)
 	for _, ph := range result.Phases {

@@ -375,3 +375,30 @@ func TestSummarizeWithInfinities(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckOnPhaseFigures judges the phase figures, one value per phase at its end, and
+// not the samples: the per-sample mean of the fault phase is under the bound while
+// the ratio of totals (the figure) is above it.
+func TestCheckOnPhaseFigures(t *testing.T) {
+	t.Parallel()
+	fig := func(phase string, end time.Time, v float64) result.PhaseFigure {
+		return result.PhaseFigure{Phase: phase, At: end, Query: "q", Value: &v}
+	}
+	m := result.Metric{Name: "errors", Series: []result.Series{stepSeries()}, PhaseFigures: []result.PhaseFigure{
+		fig(result.PhaseBaseline, at(60), 0.01), fig(result.PhaseFault, at(120), 0.031), fig(result.PhaseRecovery, at(180), 0.012),
+	}}
+	below := 0.03
+	c := EvaluateCheck(CheckSpec{Name: "c", Metric: "errors", Below: &below, Aggregate: AggregatePhase}, m, stepTimeline)
+	if c.Passed || c.Evaluated != 2 || c.Violations != 1 || len(c.Evidence) != 1 || c.Evidence[0].Phase != result.PhaseFault || c.Evidence[0].Value != 0.031 {
+		t.Errorf("check on phase figures: %+v, want the fault figure 0.031 over 0.03 as its one violation of two", c)
+	}
+	change := 2.0 // 200%: the fault figure is 3.1 times the baseline's
+	c = EvaluateCheck(CheckSpec{Name: "c", Metric: "errors", MaxChange: &change, Aggregate: AggregatePhase, During: []string{result.PhaseFault}}, m, stepTimeline)
+	if c.Passed || c.Violations != 1 {
+		t.Errorf("max_change against the baseline figure: %+v, want a violation", c)
+	}
+	m.PhaseFigures = nil
+	if c := EvaluateCheck(CheckSpec{Name: "c", Metric: "errors", Below: &below, Aggregate: AggregatePhase}, m, stepTimeline); c.Verdict != result.VerdictNoData {
+		t.Errorf("no figures: verdict %s, want no data", c.Verdict)
+	}
+}

@@ -10,8 +10,12 @@ import (
 	"github.com/faultline/faultline/result"
 )
 
+// AggregatePhase compares the metric's phase figures (result.Metric.PhaseFigures):
+// its phase_query evaluated once over each phase, at its end.
+const AggregatePhase = "phase"
+
 // Aggregates a check may compare.
-var Aggregates = []string{"all", "mean", "min", "max", "p50", "p95", "p99"}
+var Aggregates = []string{"all", "mean", "min", "max", "p50", "p95", "p99", AggregatePhase}
 
 // DefaultDuring is the phases a check applies to when it names none.
 var DefaultDuring = []string{result.PhaseFault, result.PhaseRecovery}
@@ -56,7 +60,11 @@ func EvaluateCheck(c CheckSpec, m result.Metric, tl result.Timeline) result.Chec
 	var notes []string
 	recoveredAfter := 0.0
 	allRecovered := true
-	for _, s := range m.Series {
+	series := m.Series
+	if agg == AggregatePhase {
+		series = figureSeries(m.PhaseFigures)
+	}
+	for _, s := range series {
 		id := result.LabelString(s.Labels)
 		lo, hi, ok := boundsFor(c, s)
 		if !ok {
@@ -85,7 +93,15 @@ func EvaluateCheck(c CheckSpec, m result.Metric, tl result.Timeline) result.Chec
 				worst = &e
 			}
 		}
-		if agg == "all" {
+		if agg == AggregatePhase {
+			// One sample per phase, at its end: the figure over the whole phase.
+			for _, p := range s.Samples {
+				ph := figurePhase(m.PhaseFigures, s.Labels, p.Time)
+				if inDuring[ph] {
+					judge(result.Evidence{Time: p.Time, Value: p.Value, Phase: ph, Series: id})
+				}
+			}
+		} else if agg == "all" {
 			for _, p := range s.Samples {
 				ph := tl.PhaseOf(p.Time)
 				if inDuring[ph] && !exempt(p.Time) {
@@ -142,6 +158,9 @@ func EvaluateCheck(c CheckSpec, m result.Metric, tl result.Timeline) result.Chec
 	case res.Evaluated == 0:
 		res.Verdict = result.VerdictNoData
 		res.Reason = fmt.Sprintf("no sample of metric %q in %s", c.Metric, strings.Join(during, ", "))
+		if agg == AggregatePhase {
+			res.Reason = fmt.Sprintf("no phase figure of metric %q in %s", c.Metric, strings.Join(during, ", "))
+		}
 		if len(notes) > 0 {
 			res.Reason = strings.Join(notes, "; ")
 		}
@@ -340,4 +359,39 @@ func validAggregate(a string) bool {
 		}
 	}
 	return false
+}
+
+// figureSeries arranges phase figures as series with one sample per phase, at its
+// end, and the baseline figure as the baseline "mean" that max_change compares with.
+func figureSeries(figs []result.PhaseFigure) []result.Series {
+	var out []result.Series
+	index := map[string]int{}
+	for _, f := range figs {
+		if f.Value == nil {
+			continue
+		}
+		id := result.LabelString(f.Labels)
+		i, ok := index[id]
+		if !ok {
+			i = len(out)
+			index[id] = i
+			out = append(out, result.Series{Labels: f.Labels})
+		}
+		out[i].Samples = append(out[i].Samples, result.Sample{Time: f.At, Value: *f.Value})
+		if f.Phase == result.PhaseBaseline {
+			out[i].Phases = append(out[i].Phases, result.PhaseStats{Phase: result.PhaseBaseline, Stats: result.Stats{Count: 1, Mean: *f.Value, Min: *f.Value, Max: *f.Value}})
+		}
+	}
+	return out
+}
+
+// figurePhase is the phase of the figure of a series at a time.
+func figurePhase(figs []result.PhaseFigure, labels map[string]string, at time.Time) string {
+	id := result.LabelString(labels)
+	for _, f := range figs {
+		if f.At.Equal(at) && result.LabelString(f.Labels) == id {
+			return f.Phase
+		}
+	}
+	return ""
 }

@@ -190,8 +190,19 @@ func (s *Store) Dir() string { return s.dir }
 // prometheus_target_*), for a caller that exposes them.
 func (s *Store) Registry() *prometheus.Registry { return s.registry }
 
-// Query evaluates an instant query at a time. It is a metrics.QueryFunc.
+// Query evaluates an instant query at a time. It is a metrics.QueryFunc. Like a
+// server's client (metrics.Client.Query), it refuses a range vector (metrics.ErrNotInstant).
 func (s *Store) Query(ctx context.Context, query string, at time.Time) ([]metrics.Series, error) {
+	return s.query(ctx, query, at, false)
+}
+
+// Raw evaluates an instant query that may return a range vector, such as
+// `errors_total[1m]`: the raw samples with their scrape times. It is a metrics.QueryFunc.
+func (s *Store) Raw(ctx context.Context, query string, at time.Time) ([]metrics.Series, error) {
+	return s.query(ctx, query, at, true)
+}
+
+func (s *Store) query(ctx context.Context, query string, at time.Time, raw bool) ([]metrics.Series, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	q, err := s.engine.NewInstantQuery(ctx, s.db, nil, query, at)
@@ -203,7 +214,27 @@ func (s *Store) Query(ctx context.Context, query string, at time.Time) ([]metric
 	if res.Err != nil {
 		return nil, explain(res.Err)
 	}
+	if m, ok := res.Value.(promql.Matrix); ok && !raw {
+		return nil, fmt.Errorf("%w: it returned a range vector (%d series of several samples each): drop the range selector ([1m]) or wrap it in a function such as rate() or avg_over_time()", metrics.ErrNotInstant, len(m))
+	}
 	return fromValue(res.Value)
+}
+
+// Preflight evaluates every query once now, as metrics.Client.Preflight does on a
+// server: each must parse and return an instant vector or a scalar. Every failing
+// query is reported with its file:line. An empty result is fine: the data may come.
+func (s *Store) Preflight(ctx context.Context, ms []metrics.Query) error {
+	var errs []error
+	now := time.Now()
+	for _, m := range ms {
+		if _, err := s.Query(ctx, m.Expr, now); err != nil {
+			errs = append(errs, fmt.Errorf("%s: metric %q: %w", m.Location(), m.Name, err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("embedded prometheus: %w", errors.Join(errs...))
+	}
+	return nil
 }
 
 // RangeQuery evaluates a query over [start, end] at step resolution. It is a

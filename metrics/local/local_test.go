@@ -17,6 +17,7 @@ import (
 	"github.com/faultline/faultline/internal/promtest"
 	"github.com/faultline/faultline/internal/testreal"
 	"github.com/faultline/faultline/metrics"
+	"github.com/faultline/faultline/metrics/analysis"
 	"github.com/faultline/faultline/metrics/local"
 	"github.com/faultline/faultline/result"
 )
@@ -162,7 +163,7 @@ func TestRangeQueryFindsTheStepWithinOneScrapeInterval(t *testing.T) {
 		v, ok := instantValue(t, s.Query, "count_over_time(faultline_test_step[1m])")
 		return ok && v >= 3
 	})
-	stepAt := exp.stepMidway(t, s.Query)
+	stepAt := exp.stepMidway(t, s.Raw)
 	waitFor(t, "two scrapes of the step", 30*time.Second, func() bool {
 		v, ok := instantValue(t, s.Query, stepped)
 		return ok && v >= 2
@@ -210,7 +211,7 @@ func TestSameFiguresAsAPrometheusServer(t *testing.T) {
 	// From when both have data for every range below; whole seconds, so that both
 	// evaluate at the same instants.
 	begin := time.Now().Truncate(time.Second).Add(time.Second)
-	stepAt := exp.stepMidway(t, s.Query)
+	stepAt := exp.stepMidway(t, s.Raw)
 	sawStep := func(q metrics.QueryFunc) func() bool {
 		return func() bool { v, ok := instantValue(t, q, stepped); return ok && v >= 4 }
 	}
@@ -455,5 +456,83 @@ func TestBadJobsAreRefusedWithWhatToDo(t *testing.T) {
 	}
 	if _, err := local.Open(local.Options{}); err == nil || !strings.Contains(err.Error(), "data directory") {
 		t.Errorf("Open without a directory: %v", err)
+	}
+}
+
+// TestTimesRefinedToScrapesFindTheStep analyses a gauge that steps at a known time on
+// a coarse step grid (2s) while it is scraped every 250ms: the grid's time to impact
+// is late by up to a step; refined to the scrape times (metrics.RefineTimes) it is
+// within one scrape interval of the step, for the plain selector and for an
+// expression over it. A phase query over a counter rising 10/s gives 10/s × the
+// phase's duration.
+func TestTimesRefinedToScrapesFindTheStep(t *testing.T) {
+	t.Parallel()
+	const scrape, grid = 250 * time.Millisecond, 2 * time.Second
+	exp, addr := newExporter(t)
+	s := open(t, local.Options{Interval: scrape, Jobs: []local.Job{{Name: "shop", Targets: []string{addr}}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.WaitScraped(ctx); err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now().Truncate(time.Millisecond)
+	waitFor(t, "three seconds of baseline", 30*time.Second, func() bool { return time.Since(begin) > 3*time.Second })
+	stepAt := exp.stepMidway(t, s.Raw)
+	tl := result.Timeline{BaselineStart: begin, FaultStart: stepAt.Add(-300 * time.Millisecond), FaultEnd: stepAt.Add(3 * time.Second)}
+	tl.RecoveryEnd = tl.FaultEnd.Add(2 * time.Second)
+	waitFor(t, "the end of the run", 30*time.Second, func() bool { return time.Now().After(tl.RecoveryEnd.Add(scrape)) })
+
+	qs := []metrics.Query{
+		{Name: "plain", Expr: `faultline_test_step{job="shop"}`},
+		{Name: "expr", Expr: `10 * max(faultline_test_step)`},
+		{Name: "requests", Expr: `sum(rate(faultline_test_requests_total[1s]))`, PhaseExpr: `sum(increase(faultline_test_requests_total[$__phase]))`},
+	}
+	observed, errs := metrics.Collect(context.Background(), s.RangeQuery, qs, begin, tl.RecoveryEnd, grid)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	metrics.CollectPhases(context.Background(), s.Query, qs, tl, observed)
+	out := analysis.Analyze(analysis.Input{Metrics: []analysis.MetricSpec{{Name: "plain"}, {Name: "expr"}, {Name: "requests"}}, Timeline: tl, Observed: observed})
+	for i, q := range qs[:2] {
+		m := &out.Metrics[i]
+		if len(m.Series) != 1 || m.Series[0].ImpactAt == nil {
+			t.Fatalf("metric %s: no impact found on the grid: %+v", q.Name, m.Series)
+		}
+		gridAt := *m.Series[0].ImpactAt
+		if err := metrics.RefineTimes(context.Background(), s.Query, s.Raw, q, m, tl, grid); err != nil {
+			t.Fatal(err)
+		}
+		se := m.Series[0]
+		at := *se.ImpactAt
+		if d := at.Sub(stepAt); d < -scrape || d > scrape || se.TimesFrom != metrics.TimesFromScrapes {
+			t.Errorf("metric %s: impact at %s, %s from the step (grid said %s later); want within one scrape interval (%s), from scrape times (%q)",
+				q.Name, at.Format(time.StampMilli), d, gridAt.Sub(stepAt), scrape, se.TimesFrom)
+		}
+		if want := at.Sub(tl.FaultStart).Seconds(); *se.TimeToImpactSeconds != want {
+			t.Errorf("metric %s: time to impact %gs, want %gs", q.Name, *se.TimeToImpactSeconds, want)
+		}
+		t.Logf("%s: step at %s; grid found it %s later, scrape times %s later", q.Name, stepAt.Format(time.StampMilli), gridAt.Sub(stepAt), at.Sub(stepAt))
+	}
+	figs := out.Metrics[2].PhaseFigures
+	if len(figs) != 3 {
+		t.Fatalf("phase figures %+v, want one per phase", figs)
+	}
+	for _, f := range figs {
+		var d time.Duration
+		switch f.Phase {
+		case result.PhaseBaseline:
+			d = tl.FaultStart.Sub(tl.BaselineStart)
+		case result.PhaseFault:
+			d = tl.FaultEnd.Sub(tl.FaultStart)
+		default:
+			d = tl.RecoveryEnd.Sub(tl.FaultEnd)
+		}
+		want := 10 * d.Seconds()
+		if f.Value == nil || math.Abs(*f.Value-want) > 0.1*want {
+			t.Errorf("phase %s: increase %v (%s), want 10/s × %s = %g within 10%%", f.Phase, f.Value, f.Query, d, want)
+		}
+		if !strings.Contains(f.Query, "[") || strings.Contains(f.Query, metrics.PhaseVar) {
+			t.Errorf("phase %s: query %q still holds %s", f.Phase, f.Query, metrics.PhaseVar)
+		}
 	}
 }

@@ -1,7 +1,7 @@
 experiment "blind" {
 }
 
-metric "rps" { # ERROR: Missing prometheus block
+metric "rps" { # ERROR: Nothing to observe
   query = "sum(rate(http_requests_total[1m]))"
 }
 
