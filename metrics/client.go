@@ -181,29 +181,24 @@ func (c *Client) URL() string { return redactURL(c.base.String()) }
 
 // Query evaluates an instant query. It is a QueryFunc.
 func (c *Client) Query(ctx context.Context, query string, at time.Time) ([]Series, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	v, _, _, err := c.api.Query(ctx, query, at, v1.WithTimeout(c.timeout))
-	if err != nil {
-		return nil, c.explain(err)
-	}
-	out, err := fromValue(v, true)
-	if err != nil {
-		return nil, c.redact(err)
-	}
-	return out, nil
+	return c.instant(ctx, query, at, true)
 }
 
 // Raw evaluates an instant query that may return a range vector, such as
 // `errors_total[1m]`: the raw samples with their scrape times. It is a QueryFunc.
 func (c *Client) Raw(ctx context.Context, query string, at time.Time) ([]Series, error) {
+	return c.instant(ctx, query, at, false)
+}
+
+// instant runs an instant query; instantOnly refuses a range vector or a string.
+func (c *Client) instant(ctx context.Context, query string, at time.Time, instantOnly bool) ([]Series, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	v, _, _, err := c.api.Query(ctx, query, at, v1.WithTimeout(c.timeout))
 	if err != nil {
 		return nil, c.explain(err)
 	}
-	out, err := fromValue(v, false)
+	out, err := fromValue(v, instantOnly)
 	if err != nil {
 		return nil, c.redact(err)
 	}
