@@ -69,3 +69,14 @@ func TestChartDrawsInfinityOnTheEdge(t *testing.T) {
 		}
 	}
 }
+
+func TestOffsetBeforeTheBaselineHasOneSign(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	r := &result.Result{Timeline: result.Timeline{BaselineStart: t0}}
+	for at, want := range map[time.Duration]string{-time.Millisecond: "-1ms", 0: "+0s", 1500 * time.Millisecond: "+1.5s"} {
+		if got := offset(r, t0.Add(at)); got != want {
+			t.Errorf("offset(%v) = %q, want %q", at, got, want)
+		}
+	}
+}

@@ -100,7 +100,11 @@ func pvalue(p float64) string {
 
 // offset is the time from the start of the baseline, as +1m5s.
 func offset(r *result.Result, t time.Time) string {
-	return "+" + t.Sub(r.Timeline.BaselineStart).Round(time.Millisecond).String()
+	d := t.Sub(r.Timeline.BaselineStart).Round(time.Millisecond)
+	if d < 0 {
+		return d.String() // before the baseline (a gap rounded to Prometheus's milliseconds): "-1ms", not "+-1ms"
+	}
+	return "+" + d.String()
 }
 
 func clock(t time.Time) string { return t.UTC().Format("15:04:05.000") }
