@@ -311,6 +311,10 @@ notify "webhook" "oncall" {
 	if len(newest) == 0 || newest[0].Schedule != "long" || newest[0].Status != "interrupted" || !strings.Contains(newest[0].Reason, "journal recovery") {
 		t.Errorf("the newest run after the restart is %+v, want the killed run, interrupted", newest[:min(1, len(newest))])
 	}
+	// The restarted service shows the last score it had recorded, not nothing.
+	if m := httpGet(t, base+"/metrics"); !strings.Contains(m, `faultline_last_score{experiment="short"} 100`) {
+		t.Errorf("after the restart /metrics lacks the short experiment's last score")
+	}
 
 	// SIGTERM: exit 0 once clean; the history verifies.
 	serve.Process.Signal(syscall.SIGTERM)

@@ -40,6 +40,40 @@ func newMetrics() *metrics {
 	return m
 }
 
+// restore sets the last-score and last-recovery gauges from the history, so that a
+// restarted service shows what the last runs measured instead of nothing until each
+// experiment runs again. The counters start from 0, as counters do after a restart.
+func (m *metrics) restore(store *history.Store) error {
+	exps, err := store.Experiments()
+	if err != nil {
+		return err
+	}
+	for _, e := range exps {
+		runs, err := store.List(history.Filter{Experiment: e})
+		if err != nil {
+			return err
+		}
+		score, recovery := false, false
+		for _, r := range runs { // newest first
+			if r.Status == history.StatusSkipped {
+				continue
+			}
+			if !score && r.Score != nil {
+				m.lastScore.WithLabelValues(e).Set(*r.Score)
+				score = true
+			}
+			if !recovery && r.TimeToRecover != nil {
+				m.lastRecovery.WithLabelValues(e).Set(*r.TimeToRecover)
+				recovery = true
+			}
+			if score && recovery {
+				break
+			}
+		}
+	}
+	return nil
+}
+
 func (m *metrics) observe(r *history.Run) {
 	m.runs.WithLabelValues(r.Experiment, r.Schedule, r.Status).Inc()
 	if r.Status == history.StatusSkipped {

@@ -178,6 +178,10 @@ func New(cfg Config) (*Service, error) {
 	s.sched = schedule.New(specs, cfg.Seed, s.onFire)
 	s.tmpl = s.templates()
 	s.metrics.collector.service = s
+	if err := s.metrics.restore(store); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("read the last scores from the history: %w", err)
+	}
 	return s, nil
 }
 
