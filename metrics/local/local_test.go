@@ -274,16 +274,19 @@ func TestSameFiguresAsAPrometheusServer(t *testing.T) {
 		}
 	}
 
-	// Timing: both see the step within one scrape interval of it, hence of each other.
+	// Timing: both see the step within one scrape interval of it, hence of each other,
+	// plus slack for the 100 ms query grid and a scrape that a loaded 2-core machine
+	// runs late (the server once took 1.043 s): a whole interval more still fails.
 	p := both("faultline_test_step", 100*time.Millisecond)
 	fe, fs := firstAtLeast(t, p.embedded, 2), firstAtLeast(t, p.server, 2)
+	bound := interval + 250*time.Millisecond
 	for name, found := range map[string]time.Time{"embedded": fe, "server": fs} {
-		if d := found.Sub(stepAt); d < -interval || d > interval {
-			t.Errorf("%s found the step %s from when it happened: want within %s", name, d, interval)
+		if d := found.Sub(stepAt); d < -bound || d > bound {
+			t.Errorf("%s found the step %s from when it happened: want within %s", name, d, bound)
 		}
 	}
-	if d := fe.Sub(fs); d < -interval || d > interval {
-		t.Errorf("embedded found the step %s from the server: want within %s", d, interval)
+	if d := fe.Sub(fs); d < -bound || d > bound {
+		t.Errorf("embedded found the step %s from the server: want within %s", d, bound)
 	}
 	t.Logf("step found %s (embedded) and %s (server) after it happened", fe.Sub(stepAt), fs.Sub(stepAt))
 }
