@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/waitfor"
+
 	"github.com/faultline/faultline/experiments"
 	"github.com/faultline/faultline/experiments/journal"
 	"github.com/faultline/faultline/faults"
@@ -386,13 +388,7 @@ func TestInterruptedRunRevertsAndReports(t *testing.T) {
 // waitFor polls cond until it holds or 60s pass.
 func waitFor(t *testing.T, cond func() bool, what string, out fmt.Stringer) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s\n%s", what, out)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a condition, with a deadline
-	}
+	waitfor.Condition(t, 60*time.Second, what, cond, out)
 }
 
 func planWithTargets(ids ...string) *experiments.Plan {

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/waitfor"
+
 	"github.com/faultline/faultline/internal/dockertest"
 	"github.com/faultline/faultline/internal/promtest"
 	"github.com/faultline/faultline/serve/notify"
@@ -33,13 +35,7 @@ func freePort(t *testing.T) string {
 
 func eventually(t *testing.T, timeout time.Duration, what string, out *syncBuf, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s\nserve's output:\n%s", timeout, what, out)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitfor.Condition(t, timeout, what, cond, out)
 }
 
 type apiRun struct {

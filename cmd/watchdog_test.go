@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/waitfor"
+
 	"github.com/faultline/faultline/experiments/journal"
 	"github.com/faultline/faultline/experiments/watchdog"
 	"github.com/faultline/faultline/faults"
@@ -127,15 +129,12 @@ func waitRestored(t *testing.T, cli *client.Client, fx *crashFixture, since time
 	t.Helper()
 	bound := testLease + 5*time.Second
 	var unpaused time.Duration
-	for !fx.restored(t, cli) {
+	waitfor.Condition(t, bound+30*time.Second, "the fixture to be restored after the run stopped", func() bool {
 		if unpaused == 0 && !dockertest.Paused(dockertest.Inspect(t, cli, fx.paused.ID)) {
 			unpaused = time.Since(since)
 		}
-		if time.Since(since) > bound+30*time.Second {
-			t.Fatalf("not restored %s after the run stopped\n%s", time.Since(since), out)
-		}
-		time.Sleep(5 * time.Millisecond) // polling the engine and the kernel, with a deadline
-	}
+		return fx.restored(t, cli)
+	}, out)
 	took := time.Since(since)
 	if unpaused == 0 {
 		unpaused = took

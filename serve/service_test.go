@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/waitfor"
+
 	"github.com/faultline/faultline/result"
 	"github.com/faultline/faultline/serve/gameday"
 	"github.com/faultline/faultline/serve/history"
@@ -119,13 +121,7 @@ func testService(t *testing.T, fr *fakeRunner, recover RecoverFunc, dataDir stri
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitfor.Condition(t, 20*time.Second, what, cond)
 }
 
 func recv(t *testing.T, ch chan string, what string) string {

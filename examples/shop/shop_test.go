@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/waitfor"
+
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -168,13 +170,9 @@ func TestLoadgenSendsRequests(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { lg.run(ctx); close(done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for counterValue(t, lg.requests.WithLabelValues("200")) < 5 {
-		if time.Now().After(deadline) {
-			t.Fatal("loadgen sent fewer than 5 requests in 10s")
-		}
-		time.Sleep(10 * time.Millisecond) // polling the counter, not synchronising
-	}
+	waitfor.Condition(t, 10*time.Second, "the loadgen to send 5 requests", func() bool {
+		return counterValue(t, lg.requests.WithLabelValues("200")) >= 5
+	})
 	cancel()
 	<-done
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/waitfor"
+
 	"github.com/faultline/faultline/faults"
 )
 
@@ -546,13 +548,9 @@ func TestConcurrentAppendsShareAnFsync(t *testing.T) {
 			out <- res{id, err, finishedNow(&mu, &finished)}
 		}()
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for written() < before+n {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d lines written while the first fsync was held", written()-before, n)
-		}
-		time.Sleep(time.Millisecond) // polling a condition with a deadline
-	}
+	waitfor.Condition(t, 10*time.Second, fmt.Sprintf("%d lines written while the first fsync is held", n), func() bool {
+		return written() >= before+n
+	})
 	close(release)
 	var ids []int
 	for range n {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/waitfor"
+
 	cerrdefs "github.com/containerd/errdefs"
 
 	"github.com/faultline/faultline/experiments"
@@ -82,19 +84,15 @@ func TestRealPauseAndKillAreRevertedOnTime(t *testing.T) {
 		defer cancel()
 		// A kill is acknowledged when the process is dead, which the engine may
 		// record a moment later: give it until well before the revert.
-		settle := time.Now().Add(time.Second)
 		var in client.ContainerInspectResult
-		for {
-			var err error
-			in, err = cli.ContainerInspect(ctx, u.Event.Target.ID, client.ContainerInspectOptions{})
-			if err != nil {
-				t.Errorf("inspect %s: %v", u.Event.Target.Name, err)
-				return
-			}
-			if u.Event.Kind != "kill" || !in.Container.State.Running || time.Now().After(settle) {
-				break
-			}
-			time.Sleep(20 * time.Millisecond) // polling a condition, with a deadline
+		var inspectErr error
+		waitfor.Poll(time.Second, func() bool {
+			in, inspectErr = cli.ContainerInspect(ctx, u.Event.Target.ID, client.ContainerInspectOptions{})
+			return inspectErr != nil || u.Event.Kind != "kill" || !in.Container.State.Running
+		})
+		if inspectErr != nil {
+			t.Errorf("inspect %s: %v", u.Event.Target.Name, inspectErr)
+			return
 		}
 		mu.Lock()
 		defer mu.Unlock()

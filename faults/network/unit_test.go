@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/waitfor"
+
 	"github.com/faultline/faultline/faults"
 )
 
@@ -259,11 +261,5 @@ func TestSharersOfOneRoundShareAScan(t *testing.T) {
 // waitFor polls cond until it holds, failing t after 10 s.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitfor.Condition(t, 10*time.Second, "the condition", cond)
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/waitfor"
+
 	"github.com/faultline/faultline/internal/promtest"
 	"github.com/faultline/faultline/internal/testreal"
 	"github.com/faultline/faultline/metrics"
@@ -106,13 +108,7 @@ func open(t *testing.T, opts local.Options) *local.Store {
 // waitFor polls cond every 50ms until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %s", what, timeout)
-		}
-		time.Sleep(50 * time.Millisecond) // pacing a poll, not synchronising
-	}
+	waitfor.Condition(t, timeout, what, cond)
 }
 
 func instantValue(t *testing.T, q metrics.QueryFunc, expr string) (float64, bool) {

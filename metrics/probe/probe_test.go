@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/waitfor"
+
 	"github.com/faultline/faultline/metrics/local"
 	"github.com/faultline/faultline/metrics/probe"
 )
@@ -92,21 +94,17 @@ func (r *recorder) snapshot() []probe.Outcome {
 // fails.
 func (r *recorder) waitOutcomes(t *testing.T, what string, n, from int, match func(probe.Outcome) bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		got := 0
+	got := 0
+	if !waitfor.Poll(30*time.Second, func() bool {
+		got = 0
 		for _, o := range r.snapshot()[from:] {
 			if match(o) {
 				got++
 			}
 		}
-		if got >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d of %d outcomes after 30s: %+v", what, got, n, r.snapshot())
-		}
-		time.Sleep(20 * time.Millisecond) // pacing a poll, not synchronising
+		return got >= n
+	}) {
+		t.Fatalf("%s: %d of %d outcomes after 30s: %+v", what, got, n, r.snapshot())
 	}
 }
 
@@ -410,19 +408,11 @@ func TestRunStopsAtOnceOnCancelEvenMidAttempt(t *testing.T) {
 		probe.Run(ctx, store, []*probe.Probe{p}, func(probe.Outcome, error) { recorded++ })
 		close(done)
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	waitfor.Condition(t, 10*time.Second, "a request to reach the service", func() bool {
 		svc.mu.Lock()
-		n := svc.requests
-		svc.mu.Unlock()
-		if n > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no request reached the service")
-		}
-		time.Sleep(10 * time.Millisecond) // pacing a poll
-	}
+		defer svc.mu.Unlock()
+		return svc.requests > 0
+	})
 	cancel()
 	select {
 	case <-done:
