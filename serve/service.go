@@ -376,18 +376,25 @@ func (s *Service) execute(sc *gameday.Schedule, r history.Run) {
 	s.mu.Lock()
 	s.running[r.ID] = run
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.running, r.ID)
-		for id, owner := range s.busy {
-			if owner == r.ID {
-				delete(s.busy, id)
+	// A run leaves the running set and frees its containers before it is recorded:
+	// whoever sees it recorded (a HALT, the next run on its containers) sees it over.
+	var releaseOnce sync.Once
+	release := func() {
+		releaseOnce.Do(func() {
+			s.mu.Lock()
+			delete(s.running, r.ID)
+			for id, owner := range s.busy {
+				if owner == r.ID {
+					delete(s.busy, id)
+				}
 			}
-		}
-		s.mu.Unlock()
-	}()
+			s.mu.Unlock()
+		})
+	}
+	defer release()
 
 	finish := func(res *result.Result) {
+		release()
 		logFile.Close()
 		if err := s.store.Record(&r); err != nil {
 			s.log.Error("record a run", "run", r.ID, "err", err)
