@@ -247,12 +247,17 @@ func printWatchdogReports(w, warn io.Writer, dir string, remove bool) int {
 		fmt.Fprintf(warn, "warning: %v\n", err)
 	}
 	for i := range reps {
-		fmt.Fprint(w, reps[i].Summary())
-		if remove {
-			if err := reps[i].Remove(dir); err != nil {
-				fmt.Fprintf(warn, "warning: remove watchdog report: %v\n", err)
-			}
+		if !remove {
+			fmt.Fprint(w, reps[i].Brief())
+			continue
 		}
+		fmt.Fprint(w, reps[i].Summary())
+		if err := reps[i].Remove(dir); err != nil {
+			fmt.Fprintf(warn, "warning: remove watchdog report: %v\n", err)
+		}
+	}
+	if !remove && len(reps) > 0 {
+		fmt.Fprintf(w, "`faultline recover --state-dir %s` shows what the watchdog did, fault by fault, and clears it\n", dir)
 	}
 	return len(reps)
 }

@@ -170,8 +170,11 @@ fault "pause" "p" {
 	b, err := exec.Command(bin, "run", "--state-dir", state, "--out", t.TempDir(), next).CombinedOutput()
 	code := exitCode(t, err)
 	want := fmt.Sprintf("the watchdog (pid %d)", wd)
-	if code != result.ExitInvalid || !strings.Contains(string(b), want) || strings.Count(string(b), "reverted ") < faults {
-		t.Fatalf("next run: exit %d\n%s\nwant 2, after the report of %s with %d reverts", code, b, want, faults)
+	// In brief: one line of counts (the faults one by one are recover's to show).
+	brief := fmt.Sprintf("; %d reverted\n", faults)
+	if code != result.ExitInvalid || !strings.Contains(string(b), want) || !strings.Contains(string(b), brief) ||
+		strings.Count(string(b), "reverted ") != 0 || !strings.Contains(string(b), "`faultline recover --state-dir "+state+"` shows") {
+		t.Fatalf("next run: exit %d\n%s\nwant 2, after the report of %s in brief (%q) and how to see it whole", code, b, want, brief)
 	}
 	b, err = exec.Command(bin, "recover", "--state-dir", state).CombinedOutput()
 	if code := exitCode(t, err); code != 0 || !strings.Contains(string(b), want) || strings.Count(string(b), "reverted ") < faults {

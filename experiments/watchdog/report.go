@@ -105,6 +105,46 @@ func (r *Report) Remove(dir string) error {
 	return nil
 }
 
+// Brief is the report in one line, with a line for each failed revert: what `faultline
+// run` prints of a report it leaves for recover, which prints it whole.
+func (r *Report) Brief() string {
+	var b strings.Builder
+	how := r.Why
+	if r.Killed {
+		how += " (the watchdog killed it)"
+	}
+	counts := map[string]int{}
+	var failed []Fault
+	for _, f := range r.Faults {
+		if f.Error != "" {
+			failed = append(failed, f)
+			continue
+		}
+		counts[f.Note]++
+	}
+	var parts []string
+	for _, note := range []string{"reverted", "gone"} {
+		if counts[note] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[note], note))
+		}
+	}
+	if len(failed) > 0 {
+		parts = append(parts, fmt.Sprintf("%d FAILED", len(failed)))
+	}
+	if len(parts) == 0 && r.Error == "" {
+		parts = append(parts, "nothing was left to revert")
+	}
+	fmt.Fprintf(&b, "the watchdog (pid %d) of run %s (experiment %q) took over at %s: %s; %s\n",
+		r.WatchdogPID, r.Run, r.Experiment, r.Noticed.Format(time.RFC3339), how, strings.Join(parts, ", "))
+	for _, f := range failed {
+		fmt.Fprintf(&b, "  FAILED  %s %q on %s: %s\n", f.Kind, f.Fault, f.Target, f.Error)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(&b, "  %s\n", r.Error)
+	}
+	return b.String()
+}
+
 // Summary is the report in a few lines for a terminal.
 func (r *Report) Summary() string {
 	var b strings.Builder
