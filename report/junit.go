@@ -9,8 +9,9 @@ import (
 	"github.com/faultline/faultline/result"
 )
 
-// JUnit XML as CI systems read it: one suite per result, one test case per check, and a
-// "run" case that errors when the run itself did not complete.
+// JUnit XML as CI systems read it: one suite per result, one test case per check, one
+// per fault lost during its hold, and a "run" case that errors when the run itself did
+// not complete.
 
 type junitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
@@ -80,6 +81,25 @@ func renderJUnit(w io.Writer, r *result.Result) error {
 			}
 			tc.Failure = &junitProblem{Message: c.Reason, Type: c.Verdict, Text: b.String()}
 			tc.SystemOut = ""
+			suite.Failures++
+		}
+		suite.Cases = append(suite.Cases, tc)
+	}
+	// A fault lost during its hold is a case of its own: one not applied again fails
+	// the run (the checks saw less than the planned fault), so it fails here too, even
+	// when every check passed.
+	for _, l := range r.LostFaults {
+		tc := junitCase{Name: fmt.Sprintf("fault %s on %s", l.Fault, l.Target.Name), Classname: class + ".faults", Time: "0"}
+		what := fmt.Sprintf("fault %q (%s) on %s was lost between %s and %s: %s", l.Fault, l.Kind, l.Target.Name,
+			offset(r, l.LastSeenAt), offset(r, l.DetectedAt), l.Found)
+		if l.Reapplied() {
+			tc.SystemOut = what + "; applied again at " + offset(r, *l.ReappliedAt)
+		} else {
+			why := "not applied again (reapply = false)"
+			if l.Reapply {
+				why = "not applied again: " + l.ReapplyError
+			}
+			tc.Failure = &junitProblem{Message: "fault lost and " + why, Type: "fault_lost", Text: what + "\n" + why}
 			suite.Failures++
 		}
 		suite.Cases = append(suite.Cases, tc)

@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"bytes"
+	"encoding/xml"
 	"html"
 	"strings"
 	"testing"
@@ -47,5 +48,64 @@ func TestLostFaultsAreShown(t *testing.T) {
 		if format != "text" && (strings.Contains(out, "<img>") || strings.Contains(out, "<b>x</b>")) {
 			t.Errorf("%s report holds raw markup from a container name or a read-back", format)
 		}
+	}
+}
+
+// TestJUnitFailsOnALostFault: a run whose checks all passed but whose fault was lost
+// and not applied again failed (exit 1); its JUnit must not read as all green.
+func TestJUnitFailsOnALostFault(t *testing.T) {
+	t.Parallel()
+	r := fixture(145, 0.01)
+	for i := range r.Checks {
+		r.Checks[i].Passed, r.Checks[i].Verdict = true, "pass"
+	}
+	again := at(97.2)
+	r.LostFaults = []result.LostFault{
+		{Fault: "slow_db", Kind: "delay", Target: result.EventTarget{Name: "shop-db-1", ID: "0123456789abcdef0123"},
+			LastSeenAt: at(90), DetectedAt: at(95), Found: "the container restarted", Reapply: true, ReappliedAt: &again, Until: again},
+		{Fault: "slow_db", Kind: "delay", Target: result.EventTarget{Name: "shop-db-2<x>", ID: "fedcba9876543210"},
+			LastSeenAt: at(100), DetectedAt: at(105), Found: "eth0 qdisc fa07: found absent, want tbf", Until: at(120)},
+	}
+	r.Status = result.StatusFailed
+	var buf bytes.Buffer
+	if err := report.Render(&buf, "junit", r); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Failures int `xml:"failures,attr"`
+		Suites   []struct {
+			Cases []struct {
+				Name    string `xml:"name,attr"`
+				Failure *struct {
+					Type string `xml:"type,attr"`
+					Text string `xml:",chardata"`
+				} `xml:"failure"`
+				SystemOut string `xml:"system-out"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatalf("junit is not XML: %v\n%s", err, buf.String())
+	}
+	if doc.Failures != 1 {
+		t.Errorf("failures=%d, want 1 (the fault lost and not applied again)\n%s", doc.Failures, buf.String())
+	}
+	found := map[string]bool{}
+	for _, c := range doc.Suites[0].Cases {
+		switch c.Name {
+		case "fault slow_db on shop-db-1":
+			found[c.Name] = true
+			if c.Failure != nil || !strings.Contains(c.SystemOut, "applied again at +1m37.2s") {
+				t.Errorf("the reapplied fault's case: %+v", c)
+			}
+		case "fault slow_db on shop-db-2<x>":
+			found[c.Name] = true
+			if c.Failure == nil || c.Failure.Type != "fault_lost" || !strings.Contains(c.Failure.Text, "found absent, want tbf") {
+				t.Errorf("the lost fault's case: %+v", c)
+			}
+		}
+	}
+	if len(found) != 2 {
+		t.Errorf("cases %+v, want one per lost fault", doc.Suites[0].Cases)
 	}
 }
