@@ -170,8 +170,15 @@ func snippet(f *hcl.File, r hcl.Range) string {
 	return string(src[start:end])
 }
 
+// writeJSON prints v as indented JSON, with every rune that could act on a terminal
+// escaped (report.SafeJSON).
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(report.SafeJSON(buf.Bytes()))
+	return err
 }

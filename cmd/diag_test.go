@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -65,6 +66,32 @@ func TestDiagnosticsEscapeControlCharacters(t *testing.T) {
 	_, _, stderr := langRun(t, true, nil, "validate", filepath.Join(dir, "values.hcl"))
 	if !strings.Contains(stderr, "baseline = \x1b[1;4m\"5 minutes\\x1b[2J\"\x1b[0m") {
 		t.Errorf("the highlight does not cover the escaped value:\n%q", stderr)
+	}
+}
+
+// TestJSONOutputIsInert: --json prints what a file holds with DEL, C1 controls and
+// bidirectional overrides escaped (encoding/json leaves them raw), and the document
+// still decodes to the same text.
+func TestJSONOutputIsInert(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "bidi.hcl")
+	src := "experiment \"x\" {\n  baseline = \"5 min\u202eutes\u009b2J\x7f\"\n}\n"
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ := langRun(t, false, nil, "validate", "--json", path)
+	if code != result.ExitInvalid {
+		t.Fatalf("exit code %d, want %d", code, result.ExitInvalid)
+	}
+	if i := strings.IndexFunc(stdout, func(r rune) bool { return r == 0x7f || r == 0x9b || r == 0x202e }); i >= 0 {
+		t.Errorf("a control rune reached the JSON output raw:\n%q", stdout)
+	}
+	var got any
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("--json output does not decode: %v\n%s", err, stdout)
+	}
+	if b, _ := json.Marshal(got); !strings.Contains(string(b), "5 min\u202eutes\u009b2J\x7f") {
+		t.Errorf("the decoded output lost the file's text:\n%s", b)
 	}
 }
 

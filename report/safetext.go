@@ -55,3 +55,25 @@ func isSafe(s string) bool {
 func unsafeRune(r rune) bool {
 	return unicode.IsControl(r) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
 }
+
+// SafeJSON rewrites the JSON document b so that it shows on a terminal as it is
+// stored: encoding/json escapes C0 controls but leaves DEL, C1 controls and
+// bidirectional overrides raw, and those are written here as \u escapes. The document
+// means the same: such runes can only be inside its strings.
+func SafeJSON(b []byte) []byte {
+	s := string(b)
+	if isSafe(s) {
+		return b
+	}
+	var out strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r != '\n' && r != '\t' && unsafeRune(r) && !(r == utf8.RuneError && size == 1) {
+			fmt.Fprintf(&out, `\u%04x`, r)
+		} else {
+			out.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return []byte(out.String())
+}
