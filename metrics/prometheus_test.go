@@ -2,17 +2,9 @@ package metrics_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -26,6 +18,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/promtest"
+	"github.com/faultline/faultline/internal/testpki"
 	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/metrics/analysis"
 	"github.com/faultline/faultline/report"
@@ -268,63 +261,6 @@ func (p *authProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.next.ServeHTTP(w, r)
 }
 
-type testPKI struct {
-	caFile, certFile, keyFile string
-	serverCert                tls.Certificate
-	pool                      *x509.CertPool
-}
-
-// newTestPKI makes a CA, a server certificate for 127.0.0.1 and "prometheus.test", and a
-// client certificate, all signed by the CA, written as PEM files under dir.
-func newTestPKI(t *testing.T, dir string) *testPKI {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "faultline-test-ca"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	issue := func(serial int64, cn string, usage x509.ExtKeyUsage, ips []net.IP, names []string) ([]byte, []byte) {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			ExtKeyUsage: []x509.ExtKeyUsage{usage}, IPAddresses: ips, DNSNames: names,
-			KeyUsage: x509.KeyUsageDigitalSignature,
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keyDER, _ := x509.MarshalECPrivateKey(key)
-		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-			pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-	}
-	srvCert, srvKey := issue(2, "prometheus.test", x509.ExtKeyUsageServerAuth, []net.IP{net.ParseIP("127.0.0.1")}, []string{"prometheus.test"})
-	cliCert, cliKey := issue(3, "faultline", x509.ExtKeyUsageClientAuth, nil, nil)
-	p := &testPKI{caFile: filepath.Join(dir, "ca.pem"), certFile: filepath.Join(dir, "client.pem"), keyFile: filepath.Join(dir, "client-key.pem")}
-	write := func(path string, b []byte) {
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(p.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}))
-	write(p.certFile, cliCert)
-	write(p.keyFile, cliKey)
-	p.serverCert, err = tls.X509KeyPair(srvCert, srvKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.pool = x509.NewCertPool()
-	p.pool.AddCert(ca)
-	return p
-}
-
 func TestAuthAgainstProxy(t *testing.T) {
 	t.Parallel()
 	prom := startPrometheus(t, &stepExporter{})
@@ -332,7 +268,7 @@ func TestAuthAgainstProxy(t *testing.T) {
 	upstream := httputil.NewSingleHostReverseProxy(target)
 
 	dir := t.TempDir()
-	pki := newTestPKI(t, dir)
+	pki := testpki.New(t, dir)
 	const token, password = "s3cr3t-token-value", "s3cr3t-password"
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
@@ -350,7 +286,7 @@ func TestAuthAgainstProxy(t *testing.T) {
 	}
 	mtls := func(h http.Handler) string {
 		s := httptest.NewUnstartedServer(h)
-		s.TLS = &tls.Config{Certificates: []tls.Certificate{pki.serverCert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pki.pool}
+		s.TLS = &tls.Config{Certificates: []tls.Certificate{pki.Server}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pki.Pool}
 		s.StartTLS()
 		t.Cleanup(s.Close)
 		return s.URL
@@ -376,11 +312,11 @@ func TestAuthAgainstProxy(t *testing.T) {
 		{"basic auth wrong user", metrics.ClientConfig{URL: basicURL, BasicAuth: &metrics.BasicAuth{Username: "dev", PasswordFile: passFile}}, "refused the credentials", false},
 		{"extra header", metrics.ClientConfig{URL: headerURL, Headers: map[string]string{"x-scope-orgid": "team-a"}}, "", false},
 		{"missing header", metrics.ClientConfig{URL: headerURL}, "refused the credentials", false},
-		{"tls with CA and client cert", metrics.ClientConfig{URL: tlsURL, TLS: &metrics.TLSConfig{CAFile: pki.caFile, CertFile: pki.certFile, KeyFile: pki.keyFile}}, "", false},
-		{"tls server name", metrics.ClientConfig{URL: tlsByName, TLS: &metrics.TLSConfig{CAFile: pki.caFile, CertFile: pki.certFile, KeyFile: pki.keyFile, ServerName: "prometheus.test"}}, "", false},
-		{"tls without our CA", metrics.ClientConfig{URL: tlsURL, TLS: &metrics.TLSConfig{CertFile: pki.certFile, KeyFile: pki.keyFile}}, "certificate we do not trust", false},
-		{"tls skip verify warns", metrics.ClientConfig{URL: tlsURL, TLS: &metrics.TLSConfig{InsecureSkipVerify: true, CertFile: pki.certFile, KeyFile: pki.keyFile}}, "", true},
-		{"tls without client cert", metrics.ClientConfig{URL: tlsURL, TLS: &metrics.TLSConfig{CAFile: pki.caFile}}, "TLS handshake", false},
+		{"tls with CA and client cert", metrics.ClientConfig{URL: tlsURL, TLS: &metrics.TLSConfig{CAFile: pki.CAFile, CertFile: pki.CertFile, KeyFile: pki.KeyFile}}, "", false},
+		{"tls server name", metrics.ClientConfig{URL: tlsByName, TLS: &metrics.TLSConfig{CAFile: pki.CAFile, CertFile: pki.CertFile, KeyFile: pki.KeyFile, ServerName: testpki.ServerName}}, "", false},
+		{"tls without our CA", metrics.ClientConfig{URL: tlsURL, TLS: &metrics.TLSConfig{CertFile: pki.CertFile, KeyFile: pki.KeyFile}}, "certificate we do not trust", false},
+		{"tls skip verify warns", metrics.ClientConfig{URL: tlsURL, TLS: &metrics.TLSConfig{InsecureSkipVerify: true, CertFile: pki.CertFile, KeyFile: pki.KeyFile}}, "", true},
+		{"tls without client cert", metrics.ClientConfig{URL: tlsURL, TLS: &metrics.TLSConfig{CAFile: pki.CAFile}}, "TLS handshake", false},
 	}
 	ms := []metrics.Query{{Name: "latency", Expr: latencyQuery}}
 	for _, tt := range tests {
