@@ -33,8 +33,9 @@ fuzz:
 bench:
 	bash bench/run.sh
 
-# The demo: the shop on Docker with Prometheus, examples/shop/experiment.hcl, an HTML
-# report; everything torn down after. UNIT=4 for a shorter run.
+# The demo: the shop on Docker, examples/shop/experiment.hcl observed by faultline's
+# embedded Prometheus engine, an HTML report; everything torn down after. UNIT=4 for a
+# shorter run, PROMETHEUS_URL=... to evaluate the metrics on a Prometheus server.
 demo:
 	bash examples/shop/demo.sh
 

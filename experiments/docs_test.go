@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -157,5 +158,28 @@ func TestREADMEExample(t *testing.T) {
 	}
 	if blocks == 0 {
 		t.Error("README.md holds no HCL example")
+	}
+	// The "your own Prometheus" snippet, added to the experiment, loads with the
+	// --var options of the command beside it.
+	experiment, _, _ := strings.Cut(strings.Split(string(src), "```hcl\n")[1], "\n```")
+	varOpt := regexp.MustCompile("--var ([a-z_]+=[^\\s\"'`]+)")
+	parts := strings.Split(string(src), "```terraform\n")
+	for i, part := range parts[1:] {
+		body, _, _ := strings.Cut(part, "\n```")
+		// The command is in the sh block just before the snippet.
+		before := parts[i]
+		if j := strings.LastIndex(before, "```sh\n"); j >= 0 {
+			before = before[j:]
+		}
+		opts := LoadOptions{}
+		for _, v := range varOpt.FindAllStringSubmatch(before, -1) {
+			opts.Vars = append(opts.Vars, v[1])
+		}
+		if len(opts.Vars) == 0 {
+			t.Errorf("README.md snippet %d: no command with --var before it", i+1)
+		}
+		if _, _, diags := LoadSource(fmt.Sprintf("README.md snippet %d with the experiment", i+1), []byte(experiment+"\n"+body), opts); diags.HasErrors() {
+			t.Errorf("README.md snippet %d added to the experiment: %s", i+1, diags.Error())
+		}
 	}
 }
