@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/experiments"
+	"github.com/faultline/faultline/experiments/journal"
 	"github.com/faultline/faultline/experiments/runner"
+	"github.com/faultline/faultline/faults"
 	"github.com/faultline/faultline/metrics"
 	"github.com/faultline/faultline/result"
 )
@@ -73,6 +75,27 @@ func TestOutsideTextCannotDriveTheTerminal(t *testing.T) {
 	noControl(t, "error message", stderr)
 	if !strings.Contains(stderr, `x\x1b]0;pwned`) {
 		t.Errorf("error message does not name the file visibly: %q", stderr)
+	}
+}
+
+// TestRecoverShowsJournalTextInert: recover prints experiment names and targets read
+// from journal files, which an experiment's author chose: escapes stay visible text.
+func TestRecoverShowsJournalTextInert(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j, err := journal.Create(dir, journal.NewRunID(time.Now()), "exp"+hostile, faults.TargetRef{ID: "c1", Name: "victim" + hostile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if _, err := j.Append(faults.Record{Kind: "pause", Fault: "freeze" + hostile, Target: faults.TargetRef{ID: "c1", Name: "victim" + hostile}}); err != nil {
+		t.Fatal(err)
+	}
+	_, stdout, stderr := memRun(t, "recover", "--state-dir", dir)
+	noControl(t, "recover stdout", stdout)
+	noControl(t, "recover stderr", stderr)
+	if !strings.Contains(stdout, `exp\x1b]0;pwned`) || !strings.Contains(stdout, "left alone") {
+		t.Errorf("recover does not name the live run's experiment visibly:\n%s", stdout)
 	}
 }
 

@@ -61,6 +61,8 @@ or another state directory holds dead runs (the message says which command to ru
 }
 
 func recoverRun(env *Env, opts *recoverOptions) error {
+	// Run IDs, experiment names and targets come from journal files: shown inert.
+	stdout, stderr := safeWriter{env.Stdout}, safeWriter{env.Stderr}
 	dir, err := journal.Dir(opts.StateDir, env.Getenv, os.Geteuid())
 	if err != nil {
 		return exitf(result.ExitPreflight, "%w", err)
@@ -69,7 +71,7 @@ func recoverRun(env *Env, opts *recoverOptions) error {
 	if err != nil {
 		return exitf(result.ExitPreflight, "%w", err)
 	}
-	shown := printWatchdogReports(env.Stdout, env.Stderr, dir, true)
+	shown := printWatchdogReports(stdout, stderr, dir, true)
 	revivers := &lazyRevivers{getenv: env.Getenv}
 	defer revivers.close()
 	// Reverts must finish even when recover itself is interrupted.
@@ -79,29 +81,29 @@ func recoverRun(env *Env, opts *recoverOptions) error {
 		switch {
 		case st.Corrupt != nil:
 			skipped++
-			fmt.Fprintf(env.Stderr, "warning: skipped %s: %v\n", st.Path, st.Corrupt)
+			fmt.Fprintf(stderr, "warning: skipped %s: %v\n", st.Path, st.Corrupt)
 		case st.Live:
-			fmt.Fprintf(env.Stdout, "run %s (%s): %s: left alone\n", st.Run, st.Experiment, holderOf(st))
+			fmt.Fprintf(stdout, "run %s (%s): %s: left alone\n", st.Run, st.Experiment, holderOf(st))
 		case len(st.Pending) == 0:
-			releaseDeadClaim(env.Stdout, st)
+			releaseDeadClaim(stdout, st)
 		default:
-			f, n := recoverJournal(ctx, env.Stdout, st, revivers)
+			f, n := recoverJournal(ctx, stdout, st, revivers)
 			found += n
 			failed += f
 		}
 	}
-	elsewhere := otherStateDirs(env, journal.OtherDirs(dir, env.Getenv, os.Geteuid()))
+	elsewhere := otherStateDirs(stdout, journal.OtherDirs(dir, env.Getenv, os.Geteuid()))
 	switch {
 	case failed > 0:
-		fmt.Fprintf(env.Stdout, "%d of %d faults could not be reverted; their journal entries are kept in %s: fix the cause and run `faultline recover` again\n", failed, found, dir)
+		fmt.Fprintf(stdout, "%d of %d faults could not be reverted; their journal entries are kept in %s: fix the cause and run `faultline recover` again\n", failed, found, dir)
 		return silentExit(result.ExitRevertFailed)
 	case found == 0 && shown == 0:
-		fmt.Fprintf(env.Stdout, "nothing to recover in %s\n", dir)
+		fmt.Fprintf(stdout, "nothing to recover in %s\n", dir)
 	case found > 0:
-		fmt.Fprintf(env.Stdout, "recovered %d fault(s); nothing of ours is left in %s\n", found, dir)
+		fmt.Fprintf(stdout, "recovered %d fault(s); nothing of ours is left in %s\n", found, dir)
 	}
 	if skipped > 0 {
-		fmt.Fprintf(env.Stdout, "%d journal file(s) skipped as unreadable (named above): revert their faults by hand, then move them away\n", skipped)
+		fmt.Fprintf(stdout, "%d journal file(s) skipped as unreadable (named above): revert their faults by hand, then move them away\n", skipped)
 	}
 	if elsewhere > 0 {
 		return silentExit(result.ExitPreflight)
@@ -265,7 +267,7 @@ func printWatchdogReports(w, warn io.Writer, dir string, remove bool) int {
 // otherStateDirs looks at the default state directories of other users (root's, or
 // the sudo user's) and says which command recovers what dead runs left there. It
 // returns how many such runs it found.
-func otherStateDirs(env *Env, dirs []string) int {
+func otherStateDirs(w io.Writer, dirs []string) int {
 	euid := os.Geteuid()
 	n := 0
 	for _, d := range dirs {
@@ -275,24 +277,24 @@ func otherStateDirs(env *Env, dirs []string) int {
 		}
 		if _, err := os.ReadDir(d); err != nil {
 			if errors.Is(err, os.ErrPermission) {
-				fmt.Fprintf(env.Stdout, "note: %s is not readable by you; if a run under sudo was killed, run `%s`\n", d, cmd)
+				fmt.Fprintf(w, "note: %s is not readable by you; if a run under sudo was killed, run `%s`\n", d, cmd)
 			}
 			continue
 		}
 		states, err := journal.Scan(d)
 		if err != nil {
-			fmt.Fprintf(env.Stdout, "note: %v; if a run under sudo was killed, run `%s`\n", err, cmd)
+			fmt.Fprintf(w, "note: %v; if a run under sudo was killed, run `%s`\n", err, cmd)
 			continue
 		}
 		if reps, _ := watchdog.Reports(d); len(reps) > 0 {
-			fmt.Fprintf(env.Stdout, "note: %d watchdog report(s) in %s: `%s` shows them\n", len(reps), d, cmd)
+			fmt.Fprintf(w, "note: %d watchdog report(s) in %s: `%s` shows them\n", len(reps), d, cmd)
 		}
 		for _, st := range states {
 			if !st.Dead() {
 				continue
 			}
 			n++
-			fmt.Fprintf(env.Stdout, "run %s (%s, pid %d) died leaving %d fault(s) and its claim in %s, which this recover does not act on: run `%s`\n",
+			fmt.Fprintf(w, "run %s (%s, pid %d) died leaving %d fault(s) and its claim in %s, which this recover does not act on: run `%s`\n",
 				st.Run, st.Experiment, st.PID, len(st.Pending), d, cmd)
 		}
 	}

@@ -453,8 +453,7 @@ func TestRecoverNamesOtherStateDirs(t *testing.T) {
 	j.Close()
 	waitUnlocked(t, other)
 	var out bytes.Buffer
-	env := &Env{Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }, Context: context.Background()}
-	if n := otherStateDirs(env, []string{other, filepath.Join(other, "missing")}); n != 1 ||
+	if n := otherStateDirs(&out, []string{other, filepath.Join(other, "missing")}); n != 1 ||
 		!strings.Contains(out.String(), "run `faultline recover --state-dir "+other+"`") || !strings.Contains(out.String(), "sudo-run") {
 		t.Fatalf("other state dirs: %d\n%s\nwant the dead run and the command that recovers it", n, out.String())
 	}
