@@ -145,8 +145,10 @@ func CollectPhases(ctx context.Context, query QueryFunc, qs []Query, tl result.T
 				f := fig
 				f.Labels = s.Labels
 				if len(s.Samples) > 0 {
+					// +Inf and -Inf are values that compare (an off-scale quantile
+					// fails its check); NaN is a gap, as for samples.
 					v := s.Samples[len(s.Samples)-1].Value
-					if math.IsNaN(v) || math.IsInf(v, 0) {
+					if math.IsNaN(v) {
 						f.Gap = result.GapNaN
 					} else {
 						f.Value = &v

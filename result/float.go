@@ -200,3 +200,34 @@ func (e *Evidence) UnmarshalJSON(b []byte) error {
 	*e = Evidence{Time: j.Time, Value: float64(j.Value), Phase: j.Phase, Series: j.Series, Note: j.Note}
 	return nil
 }
+
+type jsonPhaseFigure struct {
+	Phase  string            `json:"phase"`
+	At     time.Time         `json:"at"`
+	Query  string            `json:"query"`
+	Labels map[string]string `json:"labels,omitempty"`
+	Value  *jsonFloat        `json:"value,omitempty"`
+	Gap    string            `json:"gap,omitempty"`
+}
+
+func (p PhaseFigure) MarshalJSON() ([]byte, error) {
+	j := jsonPhaseFigure{Phase: p.Phase, At: p.At, Query: p.Query, Labels: p.Labels, Gap: p.Gap}
+	if p.Value != nil {
+		v := jsonFloat(*p.Value)
+		j.Value = &v
+	}
+	return json.Marshal(j)
+}
+
+func (p *PhaseFigure) UnmarshalJSON(b []byte) error {
+	var j jsonPhaseFigure
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*p = PhaseFigure{Phase: j.Phase, At: j.At, Query: j.Query, Labels: j.Labels, Gap: j.Gap}
+	if j.Value != nil {
+		v := float64(*j.Value)
+		p.Value = &v
+	}
+	return nil
+}

@@ -18,7 +18,8 @@ func TestInfinityRoundTripsThroughJSON(t *testing.T) {
 		Phases:  []PhaseStats{{Phase: PhaseFault, Stats: Stats{Count: 2, Mean: inf, Min: 0.25, Max: inf, P50: inf, P95: inf, P99: inf, Stddev: inf}}},
 		Band:    &Band{Low: 0.1, High: 0.3, Mean: 0.2, Stddev: 0.01, Tolerance: 0.02},
 		Impact:  &Impact{BaselineMean: 0.2, FaultMean: inf, Absolute: inf, Relative: &rel, U: 3, PValue: 0.5, Method: "exact", Alpha: 0.05},
-	}}}}, Checks: []CheckResult{{Name: "slo", Evidence: []Evidence{{Time: at, Value: inf, Phase: PhaseFault}}}}}
+	}}, PhaseFigures: []PhaseFigure{{Phase: PhaseFault, At: at, Query: "q", Value: &inf}, {Phase: PhaseRecovery, At: at, Query: "q", Gap: GapEmpty}}}},
+		Checks: []CheckResult{{Name: "slo", Evidence: []Evidence{{Time: at, Value: inf, Phase: PhaseFault}}}}}
 	var buf bytes.Buffer
 	if err := WriteJSON(&buf, r); err != nil {
 		t.Fatalf("a result with +Inf does not encode: %v", err)
@@ -38,6 +39,9 @@ func TestInfinityRoundTripsThroughJSON(t *testing.T) {
 		s.Phases[0].Phase != PhaseFault || !math.IsInf(s.Phases[0].Max, 1) || s.Phases[0].Min != 0.25 ||
 		!math.IsInf(*s.Impact.Relative, 1) || s.Band.High != 0.3 || !math.IsInf(back.Checks[0].Evidence[0].Value, 1) {
 		t.Errorf("decoded %+v", s)
+	}
+	if f := back.Metrics[0].PhaseFigures; len(f) != 2 || f[0].Value == nil || !math.IsInf(*f[0].Value, 1) || f[1].Value != nil || f[1].Gap != GapEmpty {
+		t.Errorf("decoded phase figures %+v, want +Inf and a gap", f)
 	}
 	if err := json.Unmarshal([]byte(`{"t":"2026-01-01T00:00:00Z","v":"lots"}`), new(Sample)); err == nil {
 		t.Error("a sample value that is neither a number nor ±Inf decoded")

@@ -397,6 +397,12 @@ func TestCheckOnPhaseFigures(t *testing.T) {
 	if c.Passed || c.Violations != 1 {
 		t.Errorf("max_change against the baseline figure: %+v, want a violation", c)
 	}
+	// An off-scale figure (a histogram_quantile past the last bucket) is a value that
+	// fails the check, not a gap.
+	m.PhaseFigures[1] = fig(result.PhaseFault, at(120), math.Inf(1))
+	if c := EvaluateCheck(CheckSpec{Name: "c", Metric: "errors", Below: &below, Aggregate: AggregatePhase}, m, stepTimeline); c.Passed || c.Verdict == result.VerdictNoData || c.Violations != 1 {
+		t.Errorf("a +Inf fault figure: %+v, want a violation", c)
+	}
 	m.PhaseFigures = nil
 	if c := EvaluateCheck(CheckSpec{Name: "c", Metric: "errors", Below: &below, Aggregate: AggregatePhase}, m, stepTimeline); c.Verdict != result.VerdictNoData {
 		t.Errorf("no figures: verdict %s, want no data", c.Verdict)
