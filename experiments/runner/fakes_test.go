@@ -216,10 +216,12 @@ func (a *fakeAction) Record() faults.Record {
 		Phase: phase, State: json.RawMessage(`{}`)}
 }
 
-// fakeJournal logs appends and completions; appendErr fails every append.
+// fakeJournal logs appends and completions; appendErr fails every append, updateErr
+// every phase update.
 type fakeJournal struct {
 	log       *opLog
 	appendErr error
+	updateErr error
 	mu        sync.Mutex
 	next      int
 	byID      map[int]faults.Record
@@ -246,6 +248,9 @@ func (j *fakeJournal) Append(rec faults.Record) (int, error) {
 
 // Update keeps the phases entries' records move to, as "target phase".
 func (j *fakeJournal) Update(id int, rec faults.Record) error {
+	if j.updateErr != nil {
+		return j.updateErr
+	}
 	j.mu.Lock()
 	if !j.pending[id] {
 		j.mu.Unlock()

@@ -167,7 +167,17 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 	ev.Started = &started
 	var applyErr error
 	if !r.cfg.DryRun {
-		r.journalPhase(id, rec, faults.PhaseApplying, started)
+		if err := r.journalPhase(id, rec, faults.PhaseApplying, started); err != nil {
+			<-r.sem
+			release(action)
+			if jerr := r.cfg.Journal.Complete(id, "not applied: its journal entry could not be marked as applying"); jerr != nil {
+				r.warn(fmt.Sprintf("fault %q on %s was never applied but its journal entry could not be completed: %v", in.Fault.Name, t.Name, jerr))
+			}
+			ev.Actual, ev.Error = time.Now(), "not injected: "+err.Error()
+			r.addEvent(ev)
+			r.failInjection(label, err)
+			return
+		}
 		applyErr = action.Apply(harm)
 	}
 	<-r.sem
@@ -175,7 +185,9 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 	if !r.cfg.DryRun {
 		done := action.Record()
 		done.Fault = rec.Fault
-		r.journalPhase(id, done, done.Phase, ev.Actual)
+		if err := r.journalPhase(id, done, done.Phase, ev.Actual); err != nil {
+			r.warn(err.Error())
+		}
 		if applyErr == nil {
 			// A fault counts only once it reads back from the system.
 			v, err := action.Verify(harm)
@@ -317,17 +329,20 @@ type phaseJournal interface {
 	Update(id int, rec faults.Record) error
 }
 
-// journalPhase records rec in the given phase; a failure is a warning: the entry
-// keeps its earlier phase, which only makes a recover more careful.
-func (r *run) journalPhase(id int, rec faults.Record, phase string, at time.Time) {
+// journalPhase records rec in the given phase. The caller decides what a failure
+// means: before Apply it forbids the Apply (an entry left "prepared" is revived as
+// never applied, so a crash would leave the fault in place); after it, the entry
+// keeps "applying", which only makes a recover more careful.
+func (r *run) journalPhase(id int, rec faults.Record, phase string, at time.Time) error {
 	j, ok := r.cfg.Journal.(phaseJournal)
 	if !ok || id == 0 {
-		return
+		return nil
 	}
 	rec.Phase, rec.PhaseAt = phase, &at
 	if err := j.Update(id, rec); err != nil {
-		r.warn(fmt.Sprintf("fault %q on %s: journal: %v", rec.Fault, rec.Target.Name, err))
+		return fmt.Errorf("fault %q on %s: journal: %w", rec.Fault, rec.Target.Name, err)
 	}
+	return nil
 }
 
 // failInjection stops harm: a fault that cannot be injected makes the experiment

@@ -406,6 +406,24 @@ func TestNoApplyWithoutJournal(t *testing.T) {
 	})
 }
 
+// TestNoApplyWithoutTheApplyingMark: an entry left "prepared" is revived as never
+// applied, so a fault whose entry cannot be marked "applying" must not be applied:
+// after a crash nothing would revert it.
+func TestNoApplyWithoutTheApplyingMark(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fx := newFixture(t, []string{"a"}, spec("pause", "freeze", 0, 5*time.Second))
+		fx.journal.updateErr = errors.New("input/output error")
+		res := mustRun(t, context.Background(), fx.cfg)
+		if fx.log.count("apply") != 0 {
+			t.Fatal("a fault was applied although its journal entry could not be marked as applying")
+		}
+		wantSequence(t, fx, "freeze", "a", "prepare", "append", "release", "complete")
+		if res.ExitCode != 3 || !strings.Contains(res.Reason, "input/output error") || fx.journal.pendingCount() != 0 {
+			t.Fatalf("exit %d reason %q, %d pending", res.ExitCode, res.Reason, fx.journal.pendingCount())
+		}
+	})
+}
+
 func TestPrepareTargetGoneIsAWarning(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fx := newFixture(t, []string{"a", "b"}, spec("pause", "freeze", 0, 5*time.Second))

@@ -206,13 +206,23 @@ func (w *watcher) reapply(harm context.Context) {
 	started := time.Now()
 	ev := result.Event{Type: result.EventInject, Fault: in.Fault.Name, Kind: in.Fault.Kind, Repeat: in.Repeat,
 		Target: result.EventTarget{Name: t.Name, ID: t.ID}, Planned: started, Started: &started, Reapply: true}
-	r.journalPhase(id, rec, faults.PhaseApplying, started)
+	if err := r.journalPhase(id, rec, faults.PhaseApplying, started); err != nil {
+		<-r.sem
+		release(fresh)
+		if jerr := r.cfg.Journal.Complete(id, "not applied: its journal entry could not be marked as applying"); jerr != nil {
+			r.warn(fmt.Sprintf("fault %q on %s was never applied again but its journal entry could not be completed: %v", in.Fault.Name, t.Name, jerr))
+		}
+		fail(err)
+		return
+	}
 	applyErr := fresh.Apply(harm)
 	<-r.sem
 	ev.Actual = time.Now()
 	applied := fresh.Record()
 	applied.Fault = rec.Fault
-	r.journalPhase(id, applied, applied.Phase, ev.Actual)
+	if err := r.journalPhase(id, applied, applied.Phase, ev.Actual); err != nil {
+		r.warn(err.Error())
+	}
 	if applyErr == nil {
 		vctx, cancel := context.WithTimeout(harm, readBackTimeout)
 		v, verr := fresh.Verify(vctx)
