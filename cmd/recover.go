@@ -214,7 +214,7 @@ func revertPending(ctx context.Context, rec *journal.Recovery, revivers *lazyRev
 }
 
 // revertRecord rebuilds the action of a record and reverts it, bounded by
-// faults.RevertTimeout.
+// faults.RevertBound.
 func revertRecord(ctx context.Context, rec faults.Record, revivers *lazyRevivers) (note string, err error) {
 	rv, err := revivers.forKind(ctx, rec.Kind)
 	if err != nil {
@@ -228,7 +228,7 @@ func revertRecord(ctx context.Context, rec faults.Record, revivers *lazyRevivers
 		return "", fmt.Errorf("rebuild from the journal: %w", err)
 	}
 	// One attempt: the action retries its own steps from one budget (faults.Budget).
-	actx, cancel := context.WithTimeout(ctx, faults.RevertTimeout)
+	actx, cancel := context.WithTimeout(ctx, faults.RevertBound(action))
 	defer cancel()
 	switch err := action.Revert(actx); {
 	case err == nil:

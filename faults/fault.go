@@ -251,3 +251,33 @@ func (errTargetGone) Error() string { return "target is gone or was recreated" }
 // RevertTimeout bounds one revert attempt when it runs on a context that survives
 // cancellation (context.WithoutCancel).
 const RevertTimeout = 30 * time.Second
+
+// ApplyTimeout bounds one Prepare and one Apply of an action that does not say it
+// needs longer (Bounder): a hung engine or kernel call fails the injection instead of
+// holding the run.
+const ApplyTimeout = 30 * time.Second
+
+// Bounder is implemented by actions whose Apply or Revert may take longer than
+// ApplyTimeout or RevertTimeout: a stop or restart waits out the container's grace
+// period, and the revert of a stop interrupted in its grace waits for it to end.
+type Bounder interface {
+	// ApplyBound bounds one Apply; RevertBound one Revert attempt started now.
+	ApplyBound() time.Duration
+	RevertBound() time.Duration
+}
+
+// ApplyBound is how long one Apply of a may take.
+func ApplyBound(a Action) time.Duration {
+	if b, ok := a.(Bounder); ok {
+		return max(b.ApplyBound(), ApplyTimeout)
+	}
+	return ApplyTimeout
+}
+
+// RevertBound is how long one Revert attempt of a, started now, may take.
+func RevertBound(a Action) time.Duration {
+	if b, ok := a.(Bounder); ok {
+		return max(b.RevertBound(), RevertTimeout)
+	}
+	return RevertTimeout
+}

@@ -82,8 +82,10 @@ type fakeFault struct {
 	verifies map[string]int
 	// via is what every action reports through faults.Router after Apply.
 	via string
-	// applyGate holds the Apply of a target until its channel is closed.
-	applyGate map[string]chan struct{}
+	// applyGate holds the Apply of a target until its channel is closed; applyHangs
+	// holds it until its context ends, as an engine that never answers would.
+	applyGate  map[string]chan struct{}
+	applyHangs map[string]bool
 }
 
 // lose makes the latest action on target lose its fault, as someone undoing it by
@@ -142,6 +144,11 @@ type fakeAction struct {
 func (a *fakeAction) Apply(ctx context.Context) error {
 	if g := a.f.applyGate[a.target.Name]; g != nil {
 		<-g
+	}
+	if a.f.applyHangs[a.target.Name] {
+		<-ctx.Done()
+		a.f.log.add("apply", a.f.name, a.target.Name)
+		return fmt.Errorf("pause: %w", ctx.Err())
 	}
 	a.f.log.add("apply", a.f.name, a.target.Name)
 	a.mu.Lock()

@@ -105,7 +105,7 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 	label := fmt.Sprintf("%s on %s", in.Fault.Name, t.Name)
 
 	r.sem <- struct{}{} // Prepare and journal
-	action, err := f.Prepare(harm, t)
+	action, err := r.prepare(harm, f, t)
 	if err != nil {
 		<-r.sem
 		ev.Actual, ev.Error = time.Now(), err.Error()
@@ -178,7 +178,7 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 			r.failInjection(label, err)
 			return
 		}
-		applyErr = action.Apply(harm)
+		applyErr = r.apply(harm, action)
 	}
 	<-r.sem
 	ev.Actual = time.Now()
@@ -190,7 +190,7 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 		}
 		if applyErr == nil {
 			// A fault counts only once it reads back from the system.
-			v, err := action.Verify(harm)
+			v, err := r.readBack(harm, action)
 			ev.Verification = resultVerification(v)
 			if err != nil {
 				applyErr = fmt.Errorf("read-back after apply: %w", err)
@@ -240,6 +240,40 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 	if action, id = r.hold(harm, in, t, action, id, watch, seen, label); action != nil {
 		r.revertOne(harm, in, t, action, id, plannedEnd, label)
 	}
+}
+
+// prepare, apply and readBack are the action's calls with their deadlines: a hung
+// engine or kernel call fails the injection (and a run stuck past a deadline stops
+// renewing its watchdog's lease) instead of holding every fault of the run.
+func (r *run) prepare(harm context.Context, f faults.Fault, t faults.Target) (faults.Action, error) {
+	ctx, cancel := context.WithTimeout(harm, faults.ApplyTimeout)
+	defer cancel()
+	done := r.bounded("prepare", faults.ApplyTimeout)
+	defer done()
+	return f.Prepare(ctx, t)
+}
+
+func (r *run) apply(harm context.Context, a faults.Action) error {
+	bound := faults.ApplyBound(a)
+	ctx, cancel := context.WithTimeout(harm, bound)
+	defer cancel()
+	done := r.bounded("apply", bound)
+	defer done()
+	if err := a.Apply(ctx); err != nil {
+		if ctx.Err() == context.DeadlineExceeded && harm.Err() == nil {
+			return fmt.Errorf("no answer within %s: %w", bound, err)
+		}
+		return err
+	}
+	return nil
+}
+
+func (r *run) readBack(harm context.Context, a faults.Action) (faults.Verification, error) {
+	ctx, cancel := context.WithTimeout(harm, readBackTimeout)
+	defer cancel()
+	done := r.bounded("read-back", readBackTimeout)
+	defer done()
+	return a.Verify(ctx)
 }
 
 // revertOne reverts one action and journals it; the error is nil when it read back
@@ -303,13 +337,14 @@ func (r *run) revertOne(ctx context.Context, in experiments.Injection, t faults.
 }
 
 // revert reverts on a context that survives the run's cancellation, bounded by
-// faults.RevertTimeout. It is one attempt: the action retries its own steps from one
+// faults.RevertBound. It is one attempt: the action retries its own steps from one
 // budget (faults.Budget), so retrying here too would multiply the attempts and the
 // worst-case time.
 func (r *run) revert(ctx context.Context, a faults.Action) error {
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), faults.RevertTimeout)
+	bound := faults.RevertBound(a)
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bound)
 	defer cancel()
-	done := r.bounded("revert", faults.RevertTimeout)
+	done := r.bounded("revert", bound)
 	defer done()
 	return a.Revert(actx)
 }

@@ -424,6 +424,28 @@ func TestNoApplyWithoutTheApplyingMark(t *testing.T) {
 	})
 }
 
+// TestHungApplyFailsTheInjection: an Apply that never returns (an engine that accepts
+// and never answers) fails the injection at its deadline, the other target's fault is
+// reverted at once, and the run ends (exit 3) long before the fault's planned end.
+func TestHungApplyFailsTheInjection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fx := newFixture(t, []string{"a", "b"}, spec("pause", "freeze", 0, 10*time.Minute))
+		fx.faults["freeze"].applyHangs = map[string]bool{"a": true}
+		start := time.Now()
+		res := mustRun(t, context.Background(), fx.cfg)
+		if took := time.Since(start); took > 2*faults.ApplyTimeout {
+			t.Errorf("the run took %s with a hung Apply, want it ended near its %s deadline", took, faults.ApplyTimeout)
+		}
+		if res.ExitCode != 3 || !strings.Contains(res.Reason, "no answer within 30s") {
+			t.Fatalf("exit %d reason %q, want 3 naming the deadline", res.ExitCode, res.Reason)
+		}
+		wantSequence(t, fx, "freeze", "b", "prepare", "append", "apply", "revert", "complete")
+		if fx.journal.pendingCount() != 0 {
+			t.Errorf("%d journal entries pending", fx.journal.pendingCount())
+		}
+	})
+}
+
 func TestPrepareTargetGoneIsAWarning(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fx := newFixture(t, []string{"a", "b"}, spec("pause", "freeze", 0, 5*time.Second))

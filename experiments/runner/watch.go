@@ -184,7 +184,7 @@ func (w *watcher) reapply(harm context.Context) {
 		r.log.Warn("lost fault not applied again", "fault", in.Fault.Name, "target", t.Name, "error", err)
 	}
 	r.sem <- struct{}{}
-	fresh, err := r.built[in.Fault].Prepare(harm, t)
+	fresh, err := r.prepare(harm, r.built[in.Fault], t)
 	if err != nil {
 		<-r.sem
 		fail(fmt.Errorf("prepare: %w", err))
@@ -215,7 +215,7 @@ func (w *watcher) reapply(harm context.Context) {
 		fail(err)
 		return
 	}
-	applyErr := fresh.Apply(harm)
+	applyErr := r.apply(harm, fresh)
 	<-r.sem
 	ev.Actual = time.Now()
 	applied := fresh.Record()

@@ -149,11 +149,36 @@ func (a *action) needsRevert() bool {
 	return true
 }
 
-func (a *action) Revert(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), faults.RevertTimeout)
-	defer cancel()
+// ApplyBound: a stop or restart waits out its grace period before the engine answers.
+func (a *action) ApplyBound() time.Duration {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if (a.kind == "stop" || a.kind == "restart") && a.st.Seconds != nil {
+		return time.Duration(*a.st.Seconds)*time.Second + faults.ApplyTimeout
+	}
+	return faults.ApplyTimeout
+}
+
+// RevertBound: the revert of a kill or stop first waits for it to take effect
+// (settleBy), which for a stop interrupted early in a long grace is most of the grace.
+func (a *action) RevertBound() time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.revertBound()
+}
+
+func (a *action) revertBound() time.Duration {
+	if a.kind == "kill" || a.kind == "stop" {
+		return max(a.settleBy().Sub(a.clock()), 0) + faults.RevertTimeout
+	}
+	return faults.RevertTimeout
+}
+
+func (a *action) Revert(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.revertBound())
+	defer cancel()
 	if !a.touched() || !a.needsRevert() {
 		// Never applied, refused by the engine, or nothing to undo: touching the
 		// container now could only undo what someone else did.

@@ -208,19 +208,21 @@ func revive(t *testing.T, cli Client, rec faults.Record) faults.Action {
 func TestStopInterruptedInItsGraceIsStartedAgain(t *testing.T) {
 	e := newEnv(t)
 	for _, tc := range []struct {
-		kind string
-		p    faults.Params
+		name, kind string
+		p          faults.Params
 	}{
-		{"stop", faults.Params{"grace": 3 * time.Second}},
-		{"kill", faults.Params{"signal": "SIGTERM"}}, // exits 2 s after the signal
+		{"stop", "stop", faults.Params{"grace": 3 * time.Second}},
+		// A grace longer than faults.RevertTimeout: the revert must wait it out.
+		{"stop-long-grace", "stop", faults.Params{"grace": 35 * time.Second}},
+		{"kill", "kill", faults.Params{"signal": "SIGTERM"}}, // exits 2 s after the signal
 	} {
-		t.Run(tc.kind, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			cmd := []string{"-ignore-term"}
 			if tc.kind == "kill" {
 				cmd = []string{"-term-delay", "2s"}
 			}
-			tg, _ := e.run(t, dockertest.RunOptions{Name: "interrupted-" + tc.kind, Cmd: cmd})
+			tg, _ := e.run(t, dockertest.RunOptions{Name: "interrupted-" + tc.name, Cmd: cmd})
 			a := prepare(t, e.cli, tc.kind, tc.p, tg)
 			ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond) // the abort, in the grace period
 			err := a.Apply(ctx)
