@@ -75,8 +75,11 @@ func renderMarkdown(out io.Writer, r *result.Result) error {
 			s := &m.Series[i]
 			row := []string{md(m.Name), md(seriesName(s.Labels)), "-", "-", "-", "-",
 				optSecs(s.TimeToImpactSeconds, "none"), "did not recover"}
+			if s.TimeToImpactSeconds != nil {
+				row[6] += md(timesFrom(s))
+			}
 			if s.Recovered {
-				row[7] = optSecs(s.TimeToRecoverSeconds, "?")
+				row[7] = optSecs(s.TimeToRecoverSeconds, "?") + md(timesFrom(s))
 			}
 			if imp := s.Impact; imp != nil {
 				row[2], row[3] = numUnit(imp.BaselineMean, md(m.Unit)), numUnit(imp.FaultMean, md(m.Unit))
