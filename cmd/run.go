@@ -617,17 +617,39 @@ func writeReports(dir string, formats []string, res *result.Result) ([]string, e
 // observationQueries route each metric's queries to its source: the embedded store
 // or the server. raw returns raw samples (range vectors allowed).
 func observationQueries(prom *metrics.Client, obs *observation) (query metrics.QueryFunc, rangeQuery metrics.RangeQueryFunc, raw metrics.QueryFunc) {
+	var store, server querySource
+	if obs != nil {
+		store = obs.store
+	}
+	if prom != nil {
+		server = prom
+	}
+	return routeQueries(store, server)
+}
+
+// querySource is where metrics are evaluated: the embedded store (*local.Store) or
+// the Prometheus server (*metrics.Client).
+type querySource interface {
+	Query(ctx context.Context, query string, at time.Time) ([]metrics.Series, error)
+	RangeQuery(ctx context.Context, query string, start, end time.Time, step time.Duration) ([]metrics.Series, error)
+	Raw(ctx context.Context, query string, at time.Time) ([]metrics.Series, error)
+}
+
+// routeQueries send a metric with source = "local" to store and one with source =
+// "prometheus" to server; a query of no metric goes to the server when there is one,
+// else to the store. Either may be nil, not both.
+func routeQueries(store, server querySource) (query metrics.QueryFunc, rangeQuery metrics.RangeQueryFunc, raw metrics.QueryFunc) {
 	queries := map[string]metrics.QueryFunc{}
 	raws := map[string]metrics.QueryFunc{}
 	ranges := map[string]metrics.RangeQueryFunc{}
 	var rawDefault metrics.QueryFunc
-	if obs != nil {
-		queries[experiments.SourceLocal], ranges[experiments.SourceLocal], raws[experiments.SourceLocal] = obs.store.Query, obs.store.RangeQuery, obs.store.Raw
-		query, rangeQuery, rawDefault = obs.store.Query, obs.store.RangeQuery, obs.store.Raw
+	if store != nil {
+		queries[experiments.SourceLocal], ranges[experiments.SourceLocal], raws[experiments.SourceLocal] = store.Query, store.RangeQuery, store.Raw
+		query, rangeQuery, rawDefault = store.Query, store.RangeQuery, store.Raw
 	}
-	if prom != nil {
-		queries[experiments.SourcePrometheus], ranges[experiments.SourcePrometheus], raws[experiments.SourcePrometheus] = prom.Query, prom.RangeQuery, prom.Raw
-		query, rangeQuery, rawDefault = prom.Query, prom.RangeQuery, prom.Raw
+	if server != nil {
+		queries[experiments.SourcePrometheus], ranges[experiments.SourcePrometheus], raws[experiments.SourcePrometheus] = server.Query, server.RangeQuery, server.Raw
+		query, rangeQuery, rawDefault = server.Query, server.RangeQuery, server.Raw
 	}
 	return metrics.Route(queries, query), metrics.RouteRange(ranges, rangeQuery), metrics.Route(raws, rawDefault)
 }
