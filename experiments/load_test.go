@@ -379,3 +379,67 @@ fault "partition" "from_replica" {
 		t.Fatalf("err = %v, want the route from web to db cut twice", err)
 	}
 }
+
+// TestObservationDefaults: without a prometheus block a metric is evaluated on the
+// embedded store, with one on the server, wherever the block is in the file; source
+// says otherwise. Scrapes and probes without an interval run every step.
+func TestObservationDefaults(t *testing.T) {
+	t.Parallel()
+	exp, _, diags := Load("testdata/valid/embedded.hcl", LoadOptions{Getenv: noEnv})
+	if len(diags) > 0 || exp == nil {
+		t.Fatalf("embedded.hcl: %s", diagText(diags))
+	}
+	if exp.Prometheus != nil || exp.Step != time.Second || exp.Step == DefaultStep {
+		t.Fatalf("embedded.hcl should have no prometheus block and a step of 1s, not the default: %+v", exp)
+	}
+	for _, m := range exp.Metrics {
+		if m.Source != SourceLocal {
+			t.Errorf("metric.%s source = %q without a prometheus block, want %q", m.Name, m.Source, SourceLocal)
+		}
+	}
+	intervals := map[string]time.Duration{}
+	for _, s := range exp.Scrapes {
+		intervals["scrape "+s.Job] = s.Interval
+	}
+	for _, p := range exp.Probes {
+		built, err := p.Build()
+		if err != nil {
+			t.Fatalf("probe %s: %v", p.Name, err)
+		}
+		intervals["probe "+p.Name] = built.Interval()
+	}
+	want := map[string]time.Duration{
+		"scrape node": 2 * time.Second, "scrape shop": exp.Step, // interval = "2s"; none
+		"probe checkout": 2 * time.Second, "probe db": exp.Step,
+	}
+	if fmt.Sprint(intervals) != fmt.Sprint(want) {
+		t.Errorf("intervals %v, want %v", intervals, want)
+	}
+
+	src := `experiment "x" { step = "2s" }
+target "api" { image = "shop:dev" }
+fault "restart" "bounce" { target = target.api }
+scrape "node" { targets = ["127.0.0.1:9100"] }
+metric "before" { query = "up" }
+metric "local" {
+  query  = "up"
+  source = "local"
+}
+prometheus { url = "http://127.0.0.1:9090" }
+metric "after" { query = "up" }
+`
+	exp, _, diags = LoadSource("x.hcl", []byte(src), LoadOptions{Getenv: noEnv})
+	if len(diags) > 0 || exp == nil {
+		t.Fatalf("diagnostics:\n%s", diagText(diags))
+	}
+	sources := map[string]string{}
+	for _, m := range exp.Metrics {
+		sources[m.Name] = m.Source
+	}
+	if want := map[string]string{"before": SourcePrometheus, "local": SourceLocal, "after": SourcePrometheus}; fmt.Sprint(sources) != fmt.Sprint(want) {
+		t.Errorf("sources with a prometheus block %v, want %v", sources, want)
+	}
+	if len(exp.Scrapes) != 1 || exp.Scrapes[0].Interval != 2*time.Second {
+		t.Errorf("scrape interval %+v, want the step (2s)", exp.Scrapes)
+	}
+}
