@@ -7,7 +7,10 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/faults"
+	"github.com/faultline/faultline/metrics/probe"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
 )
 
 // validateExperiment checks what no single block can: how blocks fit together and
@@ -29,6 +32,11 @@ func validateExperiment(exp *Experiment, byType map[string][]*hcl.Block, file *h
 				diags = append(diags, rangeError(m.DeclRange, "Nothing scraped locally",
 					fmt.Sprintf("metric.%s has source = \"local\", but the embedded store scrapes nothing: add a scrape or probe block, or evaluate it on the prometheus block's server.", m.Name)))
 			}
+		}
+	}
+	if exp.Prometheus != nil {
+		for _, m := range exp.Metrics {
+			diags = append(diags, probeSeriesOnServer(m)...)
 		}
 	}
 	for _, c := range exp.Checks {
@@ -318,4 +326,70 @@ func (e *Experiment) declOr(file *hcl.File) hcl.Range {
 		return e.DeclRange
 	}
 	return file.Body.MissingItemRange()
+}
+
+// probeSeriesOnServer warns of a metric evaluated on the prometheus block's server
+// whose query or phase_query selects probe series (faultline_probe_*): probes write
+// their outcomes to the embedded store only, so the server has none and the metric
+// would get no data, without an error.
+func probeSeriesOnServer(m *Metric) hcl.Diagnostics {
+	if m.Source == SourceLocal {
+		return nil
+	}
+	var diags hcl.Diagnostics
+	for _, q := range []struct {
+		attr, query string
+		rng         hcl.Range
+	}{{"query", m.Query, m.QueryRange}, {"phase_query", strings.ReplaceAll(m.PhaseQuery, PhaseVar, "1m"), m.PhaseQueryRange}} {
+		name := probeSeriesIn(q.query)
+		if name == "" {
+			continue
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  "Probe series on the Prometheus server",
+			Detail: fmt.Sprintf("metric.%s's %s selects %s, but probe series live in the embedded store only, and the metric is evaluated on the prometheus block's server, which has none: it would get no data. Set source = \"local\" on the metric.",
+				m.Name, q.attr, name),
+			Subject: q.rng.Ptr(),
+		})
+	}
+	return diags
+}
+
+// probeSeriesIn is the first probe series (probe.SuccessMetric, ...) a selector of
+// the PromQL expression query selects by name, or "" when none does or the query
+// does not parse (that is reported where it is decoded).
+func probeSeriesIn(query string) string {
+	if query == "" {
+		return ""
+	}
+	expr, err := promql.ParseExpr(query)
+	if err != nil {
+		return ""
+	}
+	found := ""
+	parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok && found == "" {
+			found = probeSeriesSelected(vs.LabelMatchers)
+		}
+		return nil
+	})
+	return found
+}
+
+// probeSeriesSelected is the first probe series whose name the matchers of one
+// selector all accept; "" when none does, or when they say nothing of the name.
+func probeSeriesSelected(matchers []*labels.Matcher) string {
+	for _, series := range probe.SeriesNames {
+		named, all := false, true
+		for _, lm := range matchers {
+			if lm.Name == labels.MetricName {
+				named, all = true, all && lm.Matches(series)
+			}
+		}
+		if named && all {
+			return series
+		}
+	}
+	return ""
 }

@@ -41,6 +41,9 @@ const (
 	ProbeLabel = "probe"
 )
 
+// SeriesNames are the names of every series a probe writes.
+var SeriesNames = []string{SuccessMetric, DurationMetric, StatusCodeMetric}
+
 // Defaults.
 const (
 	// DefaultInterval applies when a probe sets none; callers pass the experiment's step.
