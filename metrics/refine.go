@@ -104,10 +104,14 @@ func RefineTimes(ctx context.Context, query, raw QueryFunc, q Query, m *result.M
 			if err != nil {
 				errs = append(errs, err)
 			}
+			// The time is from the scrapes only when every scrape time before it
+			// could be evaluated.
+			good := err == nil
 			for _, t := range times {
 				v, ok, err := valueAt(t, id)
 				if err != nil {
 					errs = append(errs, err)
+					good = false
 					break
 				}
 				if ok && outside(v) {
@@ -116,7 +120,7 @@ func RefineTimes(ctx context.Context, query, raw QueryFunc, q Query, m *result.M
 					break
 				}
 			}
-			refined = err == nil
+			refined = good
 		}
 		if s.Recovered && s.RecoveredAt != nil && s.RecoveredAt.After(tl.FaultEnd) {
 			from := maxTime(tl.FaultEnd, s.RecoveredAt.Add(-step))
@@ -125,10 +129,12 @@ func RefineTimes(ctx context.Context, query, raw QueryFunc, q Query, m *result.M
 				errs = append(errs, err)
 			}
 			back := *s.RecoveredAt
+			good := err == nil
 			for k := len(times) - 1; k >= 0; k-- {
 				v, ok, err := valueAt(times[k], id)
 				if err != nil {
 					errs = append(errs, err)
+					good = false
 					break
 				}
 				if !ok || outside(v) {
@@ -138,7 +144,7 @@ func RefineTimes(ctx context.Context, query, raw QueryFunc, q Query, m *result.M
 			}
 			d := back.Sub(tl.FaultEnd).Seconds()
 			s.RecoveredAt, s.TimeToRecoverSeconds = &back, &d
-			refined = refined || err == nil
+			refined = refined || good
 		}
 		if refined {
 			s.TimesFrom = TimesFromScrapes
