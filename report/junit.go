@@ -10,8 +10,8 @@ import (
 )
 
 // JUnit XML as CI systems read it: one suite per result, one test case per check, one
-// per fault lost during its hold, and a "run" case that errors when the run itself did
-// not complete.
+// per fault lost during its hold or never injected (its container gone), and a "run"
+// case that errors when the run itself did not complete.
 
 type junitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
@@ -103,6 +103,16 @@ func renderJUnit(w io.Writer, r *result.Result) error {
 			suite.Failures++
 		}
 		suite.Cases = append(suite.Cases, tc)
+	}
+	// So is an injection that found its container gone and never took effect.
+	for _, ev := range r.Events {
+		if ev.Type != result.EventInject || !ev.TargetGone || ev.Reapply {
+			continue
+		}
+		what := fmt.Sprintf("fault %q (%s) was never injected on %s at %s: the container was gone (%s)", ev.Fault, ev.Kind, ev.Target.Name, offset(r, ev.Planned), ev.Error)
+		suite.Cases = append(suite.Cases, junitCase{Name: fmt.Sprintf("fault %s on %s", ev.Fault, ev.Target.Name), Classname: class + ".faults", Time: "0",
+			Failure: &junitProblem{Message: "fault never injected: the container was gone", Type: "not_injected", Text: what}})
+		suite.Failures++
 	}
 	suite.Tests = len(suite.Cases)
 	if len(r.Warnings) > 0 {

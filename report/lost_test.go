@@ -52,7 +52,8 @@ func TestLostFaultsAreShown(t *testing.T) {
 }
 
 // TestJUnitFailsOnALostFault: a run whose checks all passed but whose fault was lost
-// and not applied again failed (exit 1); its JUnit must not read as all green.
+// and not applied again, or never injected for want of its container, failed (exit 1);
+// its JUnit must not read as all green.
 func TestJUnitFailsOnALostFault(t *testing.T) {
 	t.Parallel()
 	r := fixture(145, 0.01)
@@ -66,6 +67,8 @@ func TestJUnitFailsOnALostFault(t *testing.T) {
 		{Fault: "slow_db", Kind: "delay", Target: result.EventTarget{Name: "shop-db-2<x>", ID: "fedcba9876543210"},
 			LastSeenAt: at(100), DetectedAt: at(105), Found: "eth0 qdisc fa07: found absent, want tbf", Until: at(120)},
 	}
+	r.Events = append(r.Events, result.Event{Type: result.EventInject, Fault: "freeze", Kind: "pause", TargetGone: true,
+		Target: result.EventTarget{Name: "shop-backend-3", ID: "abc"}, Planned: at(70), Actual: at(70), Error: "no such container"})
 	r.Status = result.StatusFailed
 	var buf bytes.Buffer
 	if err := report.Render(&buf, "junit", r); err != nil {
@@ -87,8 +90,8 @@ func TestJUnitFailsOnALostFault(t *testing.T) {
 	if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatalf("junit is not XML: %v\n%s", err, buf.String())
 	}
-	if doc.Failures != 1 {
-		t.Errorf("failures=%d, want 1 (the fault lost and not applied again)\n%s", doc.Failures, buf.String())
+	if doc.Failures != 2 {
+		t.Errorf("failures=%d, want 2 (the fault lost and not applied again, the one never injected)\n%s", doc.Failures, buf.String())
 	}
 	found := map[string]bool{}
 	for _, c := range doc.Suites[0].Cases {
@@ -98,6 +101,11 @@ func TestJUnitFailsOnALostFault(t *testing.T) {
 			if c.Failure != nil || !strings.Contains(c.SystemOut, "applied again at +1m37.2s") {
 				t.Errorf("the reapplied fault's case: %+v", c)
 			}
+		case "fault freeze on shop-backend-3":
+			found[c.Name] = true
+			if c.Failure == nil || c.Failure.Type != "not_injected" || !strings.Contains(c.Failure.Text, "no such container") {
+				t.Errorf("the never injected fault's case: %+v", c)
+			}
 		case "fault slow_db on shop-db-2<x>":
 			found[c.Name] = true
 			if c.Failure == nil || c.Failure.Type != "fault_lost" || !strings.Contains(c.Failure.Text, "found absent, want tbf") {
@@ -105,7 +113,7 @@ func TestJUnitFailsOnALostFault(t *testing.T) {
 			}
 		}
 	}
-	if len(found) != 2 {
-		t.Errorf("cases %+v, want one per lost fault", doc.Suites[0].Cases)
+	if len(found) != 3 {
+		t.Errorf("cases %+v, want one per lost or never injected fault", doc.Suites[0].Cases)
 	}
 }

@@ -183,6 +183,7 @@ func (r *run) decide() {
 	}
 	markLostChecks(res)
 	lost := unreapplied(res)
+	gone := neverInjected(res)
 	switch {
 	case r.revertFailed > 0:
 		reason := fmt.Sprintf("%d revert(s) failed: the system may still be faulted; run `faultline recover`", r.revertFailed)
@@ -200,6 +201,13 @@ func (r *run) decide() {
 		if failedChecks > 0 {
 			res.Reason += fmt.Sprintf("; and %d of %d checks failed", failedChecks, len(res.Checks))
 		}
+	case len(gone) > 0:
+		// Nor without a fault that found its container gone and was never injected.
+		res.Status, res.ExitCode = result.StatusFailed, result.ExitCheckFailed
+		res.Reason = goneReason(gone)
+		if failedChecks > 0 {
+			res.Reason += fmt.Sprintf("; and %d of %d checks failed", failedChecks, len(res.Checks))
+		}
 	case failedChecks > 0:
 		res.Status, res.ExitCode = result.StatusFailed, result.ExitCheckFailed
 		res.Reason = fmt.Sprintf("%d of %d checks failed", failedChecks, len(res.Checks))
@@ -212,8 +220,33 @@ func (r *run) decide() {
 		res.Score.Withhold("the run was " + string(res.Status) + ", so its checks do not measure the experiment")
 	case len(lost) > 0:
 		res.Score.Withhold("a fault was lost during its hold and not applied again, so its checks do not measure the experiment")
+	case len(gone) > 0:
+		res.Score.Withhold("a fault was never injected on a container that was gone, so its checks do not measure the experiment")
 	}
 	r.log.Info("run ended", "status", res.Status, "reason", res.Reason, "exit_code", res.ExitCode, "score", res.Score.Text(fmtScore))
 }
 
 func fmtScore(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// neverInjected is the injections that found their container gone (removed, or
+// recreated under the same name) and so never took effect.
+func neverInjected(res *result.Result) []result.Event {
+	var out []result.Event
+	for _, ev := range res.Events {
+		if ev.Type == result.EventInject && ev.TargetGone && !ev.Reapply {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// goneReason is the run's reason when faults were never injected for want of their
+// container.
+func goneReason(gone []result.Event) string {
+	first := gone[0]
+	what := fmt.Sprintf("fault %q was never injected on %s: the container was gone (removed or recreated)", first.Fault, first.Target.Name)
+	if len(gone) > 1 {
+		what = fmt.Sprintf("%d injections found their container gone and never took effect, the first: %s", len(gone), what)
+	}
+	return what + ": the checks saw less than the planned fault"
+}

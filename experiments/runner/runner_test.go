@@ -446,13 +446,20 @@ func TestHungApplyFailsTheInjection(t *testing.T) {
 	})
 }
 
-func TestPrepareTargetGoneIsAWarning(t *testing.T) {
+// TestPrepareTargetGoneFailsTheRun: a container that is gone when its fault comes is
+// warned about, the other targets are hit as planned, and the run is not green: that
+// fault never took effect there.
+func TestPrepareTargetGoneFailsTheRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fx := newFixture(t, []string{"a", "b"}, spec("pause", "freeze", 0, 5*time.Second))
 		fx.faults["freeze"].prepareErr["a"] = faults.ErrTargetGone
 		res := mustRun(t, context.Background(), fx.cfg)
-		if res.ExitCode != 0 || len(res.Warnings) == 0 {
-			t.Fatalf("exit %d warnings %v, want 0 with a warning", res.ExitCode, res.Warnings)
+		if res.ExitCode != result.ExitCheckFailed || res.Status != result.StatusFailed || len(res.Warnings) == 0 ||
+			!strings.Contains(res.Reason, `fault "freeze" was never injected on a`) {
+			t.Fatalf("exit %d status %s reason %q warnings %v, want 1 (failed) naming the fault and the container", res.ExitCode, res.Status, res.Reason, res.Warnings)
+		}
+		if _, ok := res.Score.Known(); ok {
+			t.Errorf("score %+v given for a run whose fault was never injected on one target", res.Score)
 		}
 		wantSequence(t, fx, "freeze", "a", "prepare")
 		wantSequence(t, fx, "freeze", "b", "prepare", "append", "apply", "revert", "complete")
