@@ -17,8 +17,16 @@ var promql = parser.NewParser(parser.Options{EnableExperimentalFunctions: true})
 // does not know is only a warning: a newer Prometheus may have it, and the run's
 // preflight evaluates every query on the server anyway.
 func checkPromQL(attr *hcl.Attribute, query string) *hcl.Diagnostic {
-	_, err := promql.ParseExpr(query)
+	expr, err := promql.ParseExpr(query)
 	if err == nil {
+		// A metric is one value per series at each time: a range vector would bring
+		// back samples from before the time asked, and a string no number at all.
+		switch expr.Type() {
+		case parser.ValueTypeMatrix:
+			return attrError(attr, "Not an instant query", "The query returns a range vector (several samples per series); a metric needs one value per series at each time. Drop the range selector ([1m]) or wrap it in a function such as rate(), increase() or avg_over_time().")
+		case parser.ValueTypeString:
+			return attrError(attr, "Not an instant query", "The query returns a string; a metric needs a number per series at each time.")
+		}
 		return nil
 	}
 	msg := err.Error()
