@@ -84,7 +84,7 @@ HCL
 
 flags=(--dry-run)
 [[ ${DRY_RUN:-1} == 0 ]] && flags=()
-echo "faultline run ${flags[*]} for $duration (baseline ${baseline}s, fault ${fault}s, recovery ${recovery}s): 20 series at 1s"
+echo "faultline run ${flags[*]:-(faults applied)} for $duration (baseline ${baseline}s, fault ${fault}s, recovery ${recovery}s): 20 series at 1s"
 start=$SECONDS
 "$bin" run "${flags[@]}" --state-dir "$work/state" --out "$work/out" --format text "$work/rss.hcl" >"$work/run.log" 2>&1 &
 run_pid=$!
