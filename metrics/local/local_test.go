@@ -285,6 +285,39 @@ func TestSameFiguresAsAPrometheusServer(t *testing.T) {
 		t.Errorf("embedded found the step %s from the server: want within %s", d, bound)
 	}
 	t.Logf("step found %s (embedded) and %s (server) after it happened", fe.Sub(stepAt), fs.Sub(stepAt))
+
+	// The analysis on each: the time to impact found on a coarse grid and refined to
+	// the scrape times (the server's through Client.Raw) is within the same bound of
+	// the step on both.
+	const grid = 2 * time.Second
+	tl := result.Timeline{BaselineStart: stepAt.Add(-7 * time.Second).Truncate(time.Second), FaultStart: stepAt.Add(-300 * time.Millisecond), FaultEnd: end, RecoveryEnd: end}
+	q := metrics.Query{Name: "step", Expr: "faultline_test_step"}
+	impact := map[string]time.Time{}
+	for name, src := range map[string]struct {
+		rng        metrics.RangeQueryFunc
+		query, raw metrics.QueryFunc
+	}{"embedded": {s.RangeQuery, s.Query, s.Raw}, "server": {client.RangeQuery, client.Query, client.Raw}} {
+		observed, errs := metrics.Collect(context.Background(), src.rng, []metrics.Query{q}, tl.BaselineStart, tl.RecoveryEnd, grid)
+		if len(errs) > 0 {
+			t.Fatalf("%s: %v", name, errs)
+		}
+		out := analysis.Analyze(analysis.Input{Metrics: []analysis.MetricSpec{{Name: "step"}}, Timeline: tl, Observed: observed})
+		m := &out.Metrics[0]
+		if len(m.Series) != 1 || m.Series[0].ImpactAt == nil {
+			t.Fatalf("%s: no impact found on the grid: %+v", name, m.Series)
+		}
+		if err := metrics.RefineTimes(context.Background(), src.query, src.raw, q, m, tl, grid); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		se := m.Series[0]
+		if d := se.ImpactAt.Sub(stepAt); d < -bound || d > bound || se.TimesFrom != metrics.TimesFromScrapes {
+			t.Errorf("%s: refined impact %s from the step, times from %q: want within %s, from the scrapes", name, d, se.TimesFrom, bound)
+		}
+		impact[name] = *se.ImpactAt
+	}
+	if d := impact["embedded"].Sub(impact["server"]); d < -bound || d > bound {
+		t.Errorf("refined impact: embedded %s from the server, want within %s", d, bound)
+	}
 }
 
 func TestWaitScrapedNamesTheTargetThatCannotBeReached(t *testing.T) {
