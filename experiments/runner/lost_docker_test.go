@@ -316,3 +316,57 @@ func verificationText(v *result.Verification) string {
 	}
 	return b.String()
 }
+
+// TestRealKillThenBandwidthEntersTheNewNamespace: a network fault planned after a kill
+// with restore of the same container finds the namespace of the process started
+// again, not the stale PID resolved before the run: it reads back as injected there,
+// the run passes, and nothing is left.
+func TestRealKillThenBandwidthEntersTheNewNamespace(t *testing.T) {
+	t.Parallel()
+	needNetworkPrivileges(t)
+	cli := dockertest.Client(t)
+	c := netContainer(t, cli, "kill-then-cap")
+	kill := &experiments.FaultSpec{Kind: "kill", Name: "crash", Target: "a", Duration: time.Second,
+		Params: faults.Params{"signal": "SIGKILL", "restore": true}}
+	capped := &experiments.FaultSpec{Kind: "bandwidth", Name: "cap", Target: "a", Start: 2 * time.Second, Duration: 3 * time.Second,
+		Params: faults.Params{"rate": uint64(8_000_000)}}
+	planned := targetOf(t, cli, c, "a")
+	plan := dockerPlan(map[string][]faults.Target{"a": {planned}}, kill, capped)
+	containers, nets := containerFaults(cli), networkFaults(cli)
+	ff := func(spec *experiments.FaultSpec) (faults.Fault, error) {
+		if spec.Kind == "kill" {
+			return containers(spec)
+		}
+		return nets(spec)
+	}
+	j, err := journal.Create(t.TempDir(), "kill-then-cap", "docker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	res, err := Run(context.Background(), Config{Plan: plan, Faults: ff, Journal: j})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pid := dockertest.Inspect(t, cli, c.ID).State.Pid; pid == planned.PID {
+		t.Fatal("the kill with restore kept the PID: the test proves nothing")
+	}
+	if res.ExitCode != 0 || res.Status != result.StatusPassed || len(res.Warnings) != 0 {
+		t.Fatalf("status %s exit %d (%s), warnings %v; want passed without a warning", res.Status, res.ExitCode, res.Reason, res.Warnings)
+	}
+	injected := false
+	for _, ev := range res.Events {
+		if ev.Error != "" {
+			t.Errorf("%s %s: %s", ev.Type, ev.Fault, ev.Error)
+		}
+		if ev.Type == result.EventInject && ev.Fault == "cap" {
+			injected = ev.Verification != nil && ev.Verification.OK() && strings.Contains(verificationText(ev.Verification), "tbf rate 8mbit")
+		}
+	}
+	if !injected {
+		t.Fatalf("the cap did not read back as injected in the new namespace: %+v", res.Events)
+	}
+	if q, _, err := rootTbf(t, cli, c.ID); err != nil || q != nil {
+		t.Fatalf("after the run eth0 still has %v at its root (%v)", q, err)
+	}
+}
