@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/faultline/faultline/serve/history"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -150,10 +152,26 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
 }
 
-// safeNext keeps a redirect on this server.
+// safeNext keeps a redirect on this server: a path of its own, or /schedules.
+// Browsers drop tabs and newlines from a Location and read a backslash as a slash, so
+// "/\t/evil.example" would leave as "//evil.example": any control character, space or
+// backslash is refused, and so is anything with a scheme or a host, or a path that
+// starts with "//" once decoded.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
-		return "/schedules"
+	const fallback = "/schedules"
+	if next == "" || strings.ContainsRune(next, '\\') {
+		return fallback
+	}
+	for _, c := range next {
+		if unicode.IsControl(c) || unicode.IsSpace(c) {
+			return fallback
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") || strings.ContainsRune(u.Path, '\\') ||
+		!strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return fallback
 	}
 	return next
 }

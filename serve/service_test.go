@@ -392,19 +392,50 @@ func TestAuth(t *testing.T) {
 	if got := post("/login", url.Values{"token": {"nope"}}, nil); got != http.StatusUnauthorized {
 		t.Errorf("login with a wrong token: %d", got)
 	}
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/login", strings.NewReader(url.Values{"token": {testToken}, "next": {"//evil.example"}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := noRedirect.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	set := resp.Header.Get("Set-Cookie")
-	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(set, "HttpOnly") || !strings.Contains(set, "SameSite=Strict") || strings.Contains(set, testToken) {
-		t.Errorf("login: %d, Set-Cookie %q", resp.StatusCode, set)
-	}
-	if loc := resp.Header.Get("Location"); loc != "/schedules" {
-		t.Errorf("login redirected to %q, want to stay on the server", loc)
+	// After logging in, next leads only to a path of this server: browsers drop tabs
+	// and newlines and read a backslash as a slash, so each of these would leave it.
+	for next, want := range map[string]string{
+		"/runs/r1?x=1":         "/runs/r1?x=1",
+		"":                     "/schedules",
+		"//evil.example":       "/schedules",
+		"/\t/evil.example":     "/schedules",
+		"/\n/evil.example":     "/schedules",
+		"/\r\n/evil.example":   "/schedules",
+		"\t//evil.example":     "/schedules",
+		"/ /evil.example":      "/schedules",
+		"/\\evil.example":      "/schedules",
+		"/%2F/evil.example":    "/schedules",
+		"/%5C/evil.example":    "/schedules",
+		"https://evil.example": "/schedules",
+		"https:/evil.example":  "/schedules",
+		"javascript:alert(1)":  "/schedules",
+		"evil.example":         "/schedules",
+		"/\u00a0/evil.example": "/schedules",
+	} {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/login", strings.NewReader(url.Values{"token": {testToken}, "next": {next}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		set := resp.Header.Get("Set-Cookie")
+		if resp.StatusCode != http.StatusSeeOther || !strings.Contains(set, "HttpOnly") || !strings.Contains(set, "SameSite=Strict") || strings.Contains(set, testToken) {
+			t.Errorf("login: %d, Set-Cookie %q", resp.StatusCode, set)
+		}
+		if loc := resp.Header.Get("Location"); loc != want {
+			t.Errorf("login with next=%q redirected to %q, want %q", next, loc, want)
+		}
+		// The login page carries next into its form the same way.
+		resp, err = http.Get(srv.URL + "/login?next=" + url.QueryEscape(next))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), `name="next" value="`+want+`"`) {
+			t.Errorf("login page with next=%q does not carry %q on", next, want)
+		}
 	}
 	// Reads need no token.
 	for _, path := range []string{"/", "/schedules", "/api/runs", "/api/schedules", "/metrics", "/login"} {
