@@ -106,12 +106,7 @@ func MainArgs(env *Env, args []string) int {
 	defer stopSignals()
 	env.Context = ctx
 	defer func() { env.Context = parent }() // env may run another command line after this one
-	err := executeInterruptibly(ctx, root, &verb)
-	var sig *signalError
-	if err != nil && errors.As(context.Cause(ctx), &sig) && !errors.As(err, new(silentExit)) {
-		// Whatever failed after the signal failed because of it: say so, exit 3.
-		err = exitf(result.ExitAborted, "%w; nothing was left changed", context.Cause(ctx))
-	}
+	err := afterSignal(executeInterruptibly(ctx, root, &verb), context.Cause(ctx))
 	if err != nil {
 		var quiet silentExit
 		if !errors.As(err, &quiet) {
@@ -119,4 +114,16 @@ func MainArgs(env *Env, args []string) int {
 		}
 	}
 	return codeOf(err, started.Load())
+}
+
+// afterSignal maps the error of a command that a signal (cause) stopped: whatever
+// failed after it failed because of it, and is said so with exit 3. Except a revert
+// that failed: the system may still be faulted, which the command's own message and
+// exit 4 say.
+func afterSignal(err, cause error) error {
+	var sig *signalError
+	if err == nil || !errors.As(cause, &sig) || errors.As(err, new(silentExit)) || codeOf(err, true) == result.ExitRevertFailed {
+		return err
+	}
+	return exitf(result.ExitAborted, "%w; nothing was left changed", cause)
 }

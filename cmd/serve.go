@@ -47,7 +47,8 @@ for the UI, a bearer token for the API. The token file must not be readable by
 group or others.
 
 HALT, SIGINT and SIGTERM revert every running experiment at once; a signal then
-ends serve with exit code 0 once every run is reverted and recorded. If serve was
+ends serve with exit code 0 once every run is reverted and recorded, or with exit
+code 4, naming the runs, when a revert failed (run 'faultline recover'). If serve was
 killed during a run, the next start reverts what the journal holds before anything
 else and records that run as interrupted.`,
 		Example: `  openssl rand -hex 32 > token && chmod 600 token

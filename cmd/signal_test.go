@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/result"
+	"github.com/faultline/faultline/serve"
 )
 
 // silentDocker listens on a unix socket, accepts every connection and never answers,
@@ -175,5 +178,27 @@ func TestRunPreflightHasADockerDeadline(t *testing.T) {
 	code := waitExit(t, cmd, 90*time.Second, out)
 	if code != result.ExitPreflight || !strings.Contains(out.String(), "did not answer within 10s") {
 		t.Fatalf("run against an engine that never answers: exit %d, want 5 naming the deadline\n%s", code, out)
+	}
+}
+
+// TestServeRevertFailedAfterASignalExits4: serve stopped by SIGTERM with a run whose
+// revert failed says so and exits 4; any other failure after a signal is exit 3.
+func TestServeRevertFailedAfterASignalExits4(t *testing.T) {
+	t.Parallel()
+	cause := &signalError{sig: syscall.SIGTERM}
+	shutdown := fmt.Errorf("%w: run r1 ended with faults not reverted: their journals hold what is left; run `faultline recover`", serve.ErrRevertFailed)
+	err := afterSignal(exitf(result.ExitRevertFailed, "%w", shutdown), cause)
+	if got := codeOf(err, true); got != result.ExitRevertFailed {
+		t.Errorf("a failed revert after a signal exits %d, want %d", got, result.ExitRevertFailed)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "run r1") || !strings.Contains(msg, "faultline recover") || strings.Contains(msg, "nothing was left changed") {
+		t.Errorf("a failed revert after a signal says %q", msg)
+	}
+	err = afterSignal(errors.New("ping docker: context canceled"), cause)
+	if got := codeOf(err, true); got != result.ExitAborted || !strings.Contains(err.Error(), "nothing was left changed") {
+		t.Errorf("another failure after a signal: exit %d, %q", got, err)
+	}
+	if err := afterSignal(errors.New("boom"), nil); codeOf(err, true) != result.ExitInternal {
+		t.Errorf("a failure without a signal was remapped: %v", err)
 	}
 }

@@ -674,31 +674,49 @@ func (s *Service) WaitIdle(ctx context.Context) error {
 	}
 }
 
+// ErrRevertFailed is what Shutdown's error wraps when a run it stopped ended with a
+// fault it could not revert.
+var ErrRevertFailed = errors.New("a revert failed")
+
 // Shutdown stops the schedules, reverts every running experiment (as HALT does), waits
 // for each to be recorded, and closes the history. Unlike HALT it pauses no schedule
-// for the next start.
+// for the next start. Its error names the runs it stopped that ended with a failed
+// revert (wrapping ErrRevertFailed), and says when runs were still going at ctx's end.
 func (s *Service) Shutdown(ctx context.Context, why string) error {
 	s.mu.Lock()
-	n := 0
-	for _, run := range s.running {
+	var stopped []string
+	for id, run := range s.running {
 		run.cancel(fmt.Errorf("%w: %s", ErrHalted, why))
 		run.skipOnce.Do(func() { close(run.skip) })
-		n++
+		stopped = append(stopped, id)
 	}
 	s.halted = why
 	s.mu.Unlock()
-	if n > 0 {
-		s.log.Warn("stopping: every running experiment is being reverted", "why", why, "runs", n)
+	sort.Strings(stopped)
+	if len(stopped) > 0 {
+		s.log.Warn("stopping: every running experiment is being reverted", "why", why, "runs", len(stopped))
 	}
 	s.cancel()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
-	var err error
+	var errs []error
 	select {
 	case <-done:
 	case <-ctx.Done():
-		err = fmt.Errorf("runs still going at shutdown: their journals hold what is left; run `faultline recover`: %w", ctx.Err())
+		errs = append(errs, fmt.Errorf("runs still going at shutdown: their journals hold what is left; run `faultline recover`: %w", ctx.Err()))
 	}
+	var failed []string
+	for _, id := range stopped {
+		if r, err := s.store.Get(id); err == nil && r.ExitCode == result.ExitRevertFailed {
+			failed = append(failed, id)
+		}
+	}
+	if len(failed) > 0 {
+		s.log.Error("stopping: a run could not revert every fault", "runs", strings.Join(failed, ", "))
+		errs = append(errs, fmt.Errorf("%w: run %s ended with faults not reverted: their journals hold what is left; run `faultline recover`",
+			ErrRevertFailed, strings.Join(failed, ", ")))
+	}
+	err := errors.Join(errs...)
 	s.notifier.Close(5 * time.Second)
 	if cerr := s.store.Close(); err == nil {
 		err = cerr

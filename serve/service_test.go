@@ -35,6 +35,10 @@ type fakeRunner struct {
 	hold     chan struct{}       // closed: runs end as passed
 	started  chan string         // receives the run ID once its fault is injected
 	reverted chan string
+	// revertFails makes every revert fail, as a revert the Docker Engine refuses.
+	revertFails bool
+	// scores are the scores of the runs in order of start (100 once used up).
+	scores []float64
 }
 
 func newFakeRunner() *fakeRunner {
@@ -52,14 +56,20 @@ func (f *fakeRunner) Prepare(ctx context.Context, req Request) (Prepared, error)
 	if err := req.Claim(ts); err != nil {
 		return nil, err
 	}
-	return &fakePrepared{f: f, id: req.RunID, targets: ts, name: f.name}, nil
+	score := 100.0
+	if len(f.scores) > 0 {
+		score, f.scores = f.scores[0], f.scores[1:]
+	}
+	return &fakePrepared{f: f, id: req.RunID, targets: ts, name: f.name, score: score, revertFails: f.revertFails}, nil
 }
 
 type fakePrepared struct {
-	f       *fakeRunner
-	id      string
-	name    string
-	targets []Target
+	f           *fakeRunner
+	id          string
+	name        string
+	targets     []Target
+	score       float64
+	revertFails bool
 }
 
 func (p *fakePrepared) Experiment() string { return p.name }
@@ -67,20 +77,29 @@ func (p *fakePrepared) Targets() []Target  { return p.targets }
 func (p *fakePrepared) Close()             {}
 
 func (p *fakePrepared) Run(ctx context.Context, skip <-chan struct{}, event func(result.Event)) (*result.Result, error) {
-	full := 100.0
+	score := p.score
 	start := time.Now()
 	t := p.targets[0]
 	event(result.Event{Type: result.EventInject, Fault: "freeze", Kind: "pause", Target: result.EventTarget{Name: t.Name, ID: t.ID}, Actual: time.Now()})
 	p.f.started <- p.id
 	res := &result.Result{Experiment: result.Experiment{Name: p.name, Description: "<script>alert('described')</script>"}, StartedAt: start,
-		Score: result.Score{Value: &full, Total: 1, Passed: 1}}
+		Score: result.Score{Value: &score, Total: 1, Passed: 1}}
+	if score < 100 {
+		res.Score.Passed = 0
+	}
 	select {
 	case <-p.f.hold:
 		res.Status = result.StatusPassed
 	case <-ctx.Done():
 		res.Status, res.Reason, res.ExitCode = result.StatusInterrupted, context.Cause(ctx).Error(), result.ExitAborted
 	}
-	event(result.Event{Type: result.EventRevert, Fault: "freeze", Kind: "pause", Target: result.EventTarget{Name: t.Name, ID: t.ID}, Actual: time.Now()})
+	revert := result.Event{Type: result.EventRevert, Fault: "freeze", Kind: "pause", Target: result.EventTarget{Name: t.Name, ID: t.ID}, Actual: time.Now()}
+	if p.revertFails {
+		revert.Error = "unpause " + t.Name + ": the engine refused"
+		res.Status, res.ExitCode = result.StatusError, result.ExitRevertFailed
+		res.Reason = "1 revert(s) failed: the system may still be faulted; run `faultline recover` (after: " + res.Reason + ")"
+	}
+	event(revert)
 	p.f.reverted <- p.id
 	res.EndedAt = time.Now()
 	return res, nil
@@ -89,6 +108,12 @@ func (p *fakePrepared) Run(ctx context.Context, skip <-chan struct{}, event func
 // testService starts a service on a game-day file of two schedules that never fire
 // on their own during a test ("a" and "b", both on experiment a.hcl) and one on b.hcl.
 func testService(t *testing.T, fr *fakeRunner, recover RecoverFunc, dataDir string) (*Service, *httptest.Server) {
+	t.Helper()
+	return testServiceWith(t, fr, recover, dataDir, nil)
+}
+
+// testServiceWith is testService with the configuration changed by mod first.
+func testServiceWith(t *testing.T, fr *fakeRunner, recover RecoverFunc, dataDir string, mod func(*Config)) (*Service, *httptest.Server) {
 	t.Helper()
 	if dataDir == "" {
 		dataDir = t.TempDir()
@@ -100,7 +125,11 @@ func testService(t *testing.T, fr *fakeRunner, recover RecoverFunc, dataDir stri
 	}
 	f := &gameday.File{Server: gameday.Server{DataDir: dataDir, Location: time.UTC},
 		Schedules: []*gameday.Schedule{mk("a", "a.hcl"), mk("a2", "a.hcl"), mk("b", "b.hcl")}}
-	svc, err := New(Config{File: f, Token: testToken, Runner: fr, Recover: recover, Getenv: func(string) string { return "" }})
+	cfg := Config{File: f, Token: testToken, Runner: fr, Recover: recover, Getenv: func(string) string { return "" }}
+	if mod != nil {
+		mod(&cfg)
+	}
+	svc, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -479,5 +508,40 @@ func TestHostileTextIsEscaped(t *testing.T) {
 		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
 			t.Errorf("GET %s: CSP %q", path, csp)
 		}
+	}
+}
+
+// TestShutdownReportsAFailedRevert: a run stopped by Shutdown (SIGTERM) whose revert
+// fails makes Shutdown fail, naming the run and saying to run faultline recover.
+func TestShutdownReportsAFailedRevert(t *testing.T) {
+	t.Parallel()
+	fr := newFakeRunner()
+	fr.targets["a.hcl"] = []Target{{ID: "c1", Name: "shop-backend-1"}}
+	fr.targets["b.hcl"] = []Target{{ID: "c2", Name: "shop-backend-2"}}
+	fr.revertFails = true
+	svc, _ := testService(t, fr, nil, "")
+	failing, _ := svc.Trigger("a", "manual")
+	recv(t, fr.started, "the run's fault")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := svc.Shutdown(ctx, "terminated")
+	if !errors.Is(err, ErrRevertFailed) || !strings.Contains(err.Error(), failing) || !strings.Contains(err.Error(), "faultline recover") {
+		t.Fatalf("Shutdown after a failed revert: %v", err)
+	}
+}
+
+// TestShutdownSucceedsWhenEveryRevertDoes: Shutdown's error is only for what is left.
+func TestShutdownSucceedsWhenEveryRevertDoes(t *testing.T) {
+	t.Parallel()
+	fr := newFakeRunner()
+	fr.targets["a.hcl"] = []Target{{ID: "c1", Name: "shop-backend-1"}}
+	svc, _ := testService(t, fr, nil, "")
+	svc.Trigger("a", "manual")
+	recv(t, fr.started, "the run's fault")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := svc.Shutdown(ctx, "terminated"); err != nil {
+		t.Fatalf("Shutdown after every run was reverted: %v", err)
 	}
 }
