@@ -41,5 +41,5 @@ schedule "slow-db-daily" {
 notify "webhook" "oncall" {
   url_env    = "ONCALL_WEBHOOK_URL"    # the URL is a secret: it stays in the environment
   # secret_env = "ONCALL_WEBHOOK_SECRET" # to sign each body with HMAC-SHA256
-  on         = ["failed", "aborted", "regressed", "revert_failed"]
+  on         = ["failed", "aborted", "interrupted", "regressed", "revert_failed"]
 }

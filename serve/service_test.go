@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/faultline/faultline/result"
 	"github.com/faultline/faultline/serve/gameday"
 	"github.com/faultline/faultline/serve/history"
+	"github.com/faultline/faultline/serve/notify"
 	"github.com/faultline/faultline/serve/schedule"
 )
 
@@ -148,6 +150,58 @@ func testServiceWith(t *testing.T, fr *fakeRunner, recover RecoverFunc, dataDir 
 	return svc, srv
 }
 
+// receiver is a webhook receiver: every notification it got, in order.
+type receiver struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	msgs []notify.Message
+}
+
+func newReceiver(t *testing.T) *receiver {
+	t.Helper()
+	rc := &receiver{}
+	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m notify.Message
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+			t.Errorf("a notification is not JSON: %v", err)
+		}
+		rc.mu.Lock()
+		rc.msgs = append(rc.msgs, m)
+		rc.mu.Unlock()
+	}))
+	t.Cleanup(rc.srv.Close)
+	return rc
+}
+
+// config makes the service notify the receiver of the default events.
+func (rc *receiver) config(c *Config) {
+	c.File.Notifiers = []*gameday.Notifier{{Kind: "webhook", Name: "oncall", URLEnv: "ONCALL_URL", On: gameday.DefaultEvents}}
+	c.Getenv = func(name string) string {
+		if name == "ONCALL_URL" {
+			return rc.srv.URL + "/hook"
+		}
+		return ""
+	}
+}
+
+// wait waits for a notification of event about run and returns it.
+func (rc *receiver) wait(t *testing.T, event, run string) notify.Message {
+	t.Helper()
+	var got notify.Message
+	waitFor(t, "a notification "+event+" of run "+run, func() bool {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		for _, m := range rc.msgs {
+			if m.Event == event && m.Run == run {
+				got = m
+				return true
+			}
+		}
+		return false
+	})
+	return got
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	waitfor.Condition(t, 20*time.Second, what, cond)
@@ -272,7 +326,8 @@ func TestInterruptedRunIsRecoveredFirst(t *testing.T) {
 		fmt.Fprintln(w, "recovered 1 fault(s); nothing of ours is left")
 		return nil
 	}
-	svc, _ := testService(t, newFakeRunner(), rec, dir)
+	rc := newReceiver(t)
+	svc, _ := testServiceWith(t, newFakeRunner(), rec, dir, rc.config)
 	if recovered != 1 {
 		t.Fatalf("recover ran %d times, want once before the service started", recovered)
 	}
@@ -283,6 +338,10 @@ func TestInterruptedRunIsRecoveredFirst(t *testing.T) {
 	log, _ := os.ReadFile(filepath.Join(dir, "runs", "killed-run", "log"))
 	if !strings.Contains(string(log), "nothing of ours is left") {
 		t.Errorf("the run's log does not say what the recovery did:\n%s", log)
+	}
+	// On-call hears of it with the default events.
+	if m := rc.wait(t, "interrupted", "killed-run"); m.Status != "interrupted" || !strings.Contains(m.Reason, "killed or crashed") {
+		t.Errorf("the notification of the killed run: %+v", m)
 	}
 }
 

@@ -91,6 +91,11 @@ type Notifier struct {
 // Events a notifier can be sent for.
 var Events = []string{"passed", "failed", "aborted", "interrupted", "error", "skipped", "regressed", "revert_failed"}
 
+// DefaultEvents are the events of a notify block without on: every run that did not
+// pass, also one stopped by HALT or found cut short after serve was killed
+// (interrupted), except skipped starts.
+var DefaultEvents = []string{"failed", "aborted", "interrupted", "error", "regressed", "revert_failed"}
+
 // Sources holds every parsed file by name, for printing diagnostics with snippets.
 type Sources = experiments.Sources
 
@@ -537,7 +542,7 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func decodeNotifyBlock(b *hcl.Block) (*Notifier, hcl.Diagnostics) {
 	content, diags := b.Body.Content(notifySchema)
-	n := &Notifier{Kind: b.Labels[0], Name: b.Labels[1], DeclRange: b.DefRange, On: []string{"failed", "aborted", "error", "regressed", "revert_failed"}}
+	n := &Notifier{Kind: b.Labels[0], Name: b.Labels[1], DeclRange: b.DefRange, On: append([]string(nil), DefaultEvents...)}
 	if n.Kind != "webhook" {
 		diags = append(diags, rangeError(b.LabelRanges[0], "Unknown notifier kind",
 			fmt.Sprintf("%q is not a notifier; write notify \"webhook\" %q (a JSON POST that Slack, Mattermost and most chat tools accept).", n.Kind, n.Name)))

@@ -195,3 +195,32 @@ func TestHostileFilesAreRefusedBeforeParsing(t *testing.T) {
 		}
 	}
 }
+
+// TestNotifyDefaultEvents: a notify block without on hears of every run that did not
+// pass, also an interrupted one (HALT, or a serve killed during the run).
+func TestNotifyDefaultEvents(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gameday.hcl")
+	src := `
+server {
+  token_file = "token"
+  data_dir   = "history"
+}
+
+notify "webhook" "oncall" {
+  url_env = "ONCALL_WEBHOOK_URL"
+}
+`
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, _, diags := Load(path, Options{Getenv: noEnv})
+	if diags.HasErrors() {
+		t.Fatalf("diagnostics:\n%s", diagText(diags))
+	}
+	got := strings.Join(f.Notifiers[0].On, " ")
+	if want := "failed aborted interrupted error regressed revert_failed"; got != want {
+		t.Errorf("default on: %q, want %q", got, want)
+	}
+}
