@@ -226,7 +226,7 @@ notify "webhook" "oncall" {
 	}
 	metrics := httpGet(t, base+"/metrics")
 	for _, want := range []string{`faultline_runs_total{experiment="short",schedule="short`, `status="passed"}`, `faultline_last_score{experiment="short"} 100`,
-		`faultline_schedule_next_start_timestamp_seconds{experiment="long.hcl",schedule="long"}`, "faultline_run_duration_seconds_count"} {
+		`faultline_schedule_next_start_timestamp_seconds{experiment="long",schedule="long"}`, "faultline_run_duration_seconds_count"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

@@ -119,6 +119,11 @@ type Service struct {
 	busy    map[string]string     // container ID -> run ID
 	paused  map[string]string     // schedule -> why
 	halted  string                // why everything was halted, "" when not
+	// expNames is each schedule's experiment name, under which its runs are recorded
+	// also when they never load the experiment (skipped, could not start, cut short):
+	// the name read when the game-day file was loaded, then the one its last prepared
+	// run loaded; the file's base name only when neither is known.
+	expNames map[string]string
 }
 
 type activeRun struct {
@@ -168,11 +173,16 @@ func New(cfg Config) (*Service, error) {
 		running:  map[string]*activeRun{},
 		busy:     map[string]string{},
 		paused:   map[string]string{},
+		expNames: map[string]string{},
 		auth:     newAuth(cfg.Token),
 	}
 	var specs []*schedule.Spec
 	for _, sc := range cfg.File.Schedules {
 		s.specs[sc.Name] = sc
+		s.expNames[sc.Name] = sc.ExperimentName
+		if sc.ExperimentName == "" {
+			s.expNames[sc.Name] = filepath.Base(sc.Experiment)
+		}
 		specs = append(specs, sc.Spec)
 	}
 	s.sched = schedule.New(specs, cfg.Seed, s.onFire)
@@ -320,15 +330,15 @@ func newRunID(schedule string, t time.Time) string {
 func (s *Service) launch(name string, f schedule.Fire, trigger string) string {
 	sc := s.specs[name]
 	id := newRunID(name, f.Start)
-	base := history.Run{ID: id, Schedule: name, Experiment: filepath.Base(sc.Experiment), Trigger: trigger, Due: f.Nominal, Started: time.Now()}
+	s.mu.Lock()
+	base := history.Run{ID: id, Schedule: name, Experiment: s.expNames[name], Trigger: trigger, Due: f.Nominal, Started: time.Now()}
 	skip := f.Skip
 	if skip == "" && (trigger == "schedule" || trigger == "catch-up") {
-		s.mu.Lock()
 		if why, ok := s.paused[name]; ok {
 			skip = "the schedule is paused (" + why + ")"
 		}
-		s.mu.Unlock()
 	}
+	s.mu.Unlock()
 	if skip != "" {
 		s.skip(&base, skip)
 		return id
@@ -449,6 +459,7 @@ func (s *Service) execute(sc *gameday.Schedule, r history.Run) {
 	r.Experiment = p.Experiment()
 	s.mu.Lock()
 	run.experiment = r.Experiment
+	s.expNames[r.Schedule] = r.Experiment
 	s.mu.Unlock()
 	for _, t := range p.Targets() {
 		r.Targets = append(r.Targets, t.Name)
@@ -752,7 +763,7 @@ func (s *Service) Schedules() []ScheduleView {
 	defer s.mu.Unlock()
 	var out []ScheduleView
 	for _, sc := range s.file.Schedules {
-		v := ScheduleView{Name: sc.Name, Experiment: filepath.Base(sc.Experiment), Cron: sc.Spec.CronText, TimeZone: sc.Spec.Location.String(), Missed: string(sc.Spec.Missed)}
+		v := ScheduleView{Name: sc.Name, Experiment: s.expNames[sc.Name], Cron: sc.Spec.CronText, TimeZone: sc.Spec.Location.String(), Missed: string(sc.Spec.Missed)}
 		if sc.Spec.Jitter > 0 {
 			v.Jitter = sc.Spec.Jitter.String()
 		}

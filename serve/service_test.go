@@ -604,3 +604,63 @@ func TestShutdownSucceedsWhenEveryRevertDoes(t *testing.T) {
 		t.Fatalf("Shutdown after every run was reverted: %v", err)
 	}
 }
+
+// TestOneExperimentOneName: the runs of a schedule are recorded under its experiment's
+// name whether they ran or not, so its page, filter, trends and metrics are one.
+func TestOneExperimentOneName(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.hcl"), []byte("experiment \"pause-one\" {\n  baseline = \"1s\"\n}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "gameday.hcl"), []byte(`
+server {
+  token_file = "token"
+  data_dir   = "history"
+}
+
+schedule "a" {
+  experiment = "a.hcl"
+  cron       = "@yearly"
+}
+`), 0o644)
+	f, _, diags := gameday.Load(filepath.Join(dir, "gameday.hcl"), gameday.Options{Getenv: func(string) string { return "" }})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	fr := newFakeRunner()
+	fr.targets["a.hcl"] = []Target{{ID: "c1", Name: "shop-backend-1"}}
+	close(fr.hold)
+	svc, _ := testServiceWith(t, fr, nil, "", func(c *Config) {
+		f.Server.DataDir = c.File.Server.DataDir
+		c.File = f
+	})
+	svc.onFire(schedule.Fire{Schedule: "a", Nominal: time.Now(), Start: time.Now(), Skip: "inside the blackout 2026-12-20 to 2027-01-05"})
+	ran, _ := svc.Trigger("a", "manual")
+	if r := recorded(t, svc, ran); r.Status != "passed" {
+		t.Fatalf("the run: %+v", r)
+	}
+	runs, _ := svc.Store().List(history.Filter{Schedule: "a"})
+	if len(runs) != 2 {
+		t.Fatalf("%d runs, want a skipped one and a passed one", len(runs))
+	}
+	for _, r := range runs {
+		if r.Experiment != "pause-one" {
+			t.Errorf("%s run recorded under experiment %q, want pause-one", r.Status, r.Experiment)
+		}
+	}
+	if names, _ := svc.Store().Experiments(); len(names) != 1 {
+		t.Errorf("experiments in the history: %q, want one", names)
+	}
+	if v := svc.Schedules()[0]; v.Experiment != "pause-one" {
+		t.Errorf("the schedule shows experiment %q, want pause-one", v.Experiment)
+	}
+	mfs, _ := svc.metrics.registry.Gather()
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "experiment" && l.GetValue() != "pause-one" {
+					t.Errorf("%s has experiment=%q, want pause-one", mf.GetName(), l.GetValue())
+				}
+			}
+		}
+	}
+}

@@ -57,6 +57,9 @@ type Schedule struct {
 	Name string
 	// Experiment is the experiment file (resolved against the game-day file's directory).
 	Experiment string
+	// ExperimentName is the name of the experiment block in that file when the file
+	// was loaded, "" when it could not be read: runs are recorded under it.
+	ExperimentName string
 	// Spec is when it runs.
 	Spec *schedule.Spec
 	// Vars are the experiment variables it sets, as name=value (like --var).
@@ -144,6 +147,26 @@ func LooksLikeGameDay(src []byte, filename string) bool {
 		}
 	}
 	return game
+}
+
+var experimentSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "experiment", LabelNames: []string{"name"}}}}
+
+// ExperimentName is the name of the experiment block of an experiment file's source,
+// read without loading the experiment (no variables, no functions), or "" when the
+// source has no single experiment block.
+func ExperimentName(src []byte, filename string) string {
+	if experiments.CheckSource(filename, "experiment file", src).HasErrors() {
+		return ""
+	}
+	f, diags := hclparse.NewParser().ParseHCL(src, filename)
+	if diags.HasErrors() || f == nil {
+		return ""
+	}
+	content, _, _ := f.Body.PartialContent(experimentSchema)
+	if content == nil || len(content.Blocks) != 1 {
+		return ""
+	}
+	return content.Blocks[0].Labels[0]
 }
 
 // Load reads and decodes the game-day file at path. The file is nil when the
@@ -401,9 +424,11 @@ func (l *loader) decodeScheduleBlock(b *hcl.Block, loc *time.Location) (*Schedul
 		s.ExperimentRange = attr.Expr.Range()
 		if v, ok := str(&diags, attr); ok {
 			s.Experiment = l.path(v)
-			if _, err := l.read(s.Experiment); err != nil {
+			if src, err := l.read(s.Experiment); err != nil {
 				diags = append(diags, attrError(attr, "Cannot read experiment file",
 					fmt.Sprintf("%v. A relative path is read from the game-day file's directory (%s).", err, l.dir)))
+			} else {
+				s.ExperimentName = ExperimentName(src, s.Experiment)
 			}
 		}
 	}

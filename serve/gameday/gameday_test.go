@@ -110,6 +110,9 @@ func TestValidFile(t *testing.T) {
 		s.Spec.Missed != "run_once" || len(s.Spec.Never) != 2 || s.Spec.Only == nil {
 		t.Errorf("schedule %+v, spec %+v", s, s.Spec)
 	}
+	if s.ExperimentName != "pause-one" {
+		t.Errorf("the experiment's name read at load: %q, want pause-one", s.ExperimentName)
+	}
 	if got := strings.Join(s.VarFlags(), " "); got != "prometheus_url=http://prom:9090 step=1" {
 		t.Errorf("vars %q", got)
 	}
