@@ -117,7 +117,7 @@ type Service struct {
 	mu      sync.Mutex
 	running map[string]*activeRun // by run ID
 	busy    map[string]string     // container ID -> run ID
-	paused  map[string]string     // schedule -> why
+	paused  map[string]string     // schedule -> why, paused by hand (not by HALT)
 	halted  string                // why everything was halted, "" when not
 	// expNames is each schedule's experiment name, under which its runs are recorded
 	// also when they never load the experiment (skipped, could not start, cut short):
@@ -229,11 +229,31 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A HALT holds across restarts until resumed.
+	halt, err := s.store.Halted()
+	if err != nil {
+		return err
+	}
+	if halt != nil {
+		s.halted = halt.Why
+	}
 	last := map[string]time.Time{}
 	now := time.Now()
 	for name := range s.specs {
 		st, ok := states[name]
-		if st.Paused {
+		if why, legacy := strings.CutPrefix(st.PausedWhy, haltPrefix); st.Paused && legacy {
+			// A history from before HALT was kept on its own paused every schedule
+			// with the HALT's reason: that is a HALT, not a pause by hand.
+			if s.halted == "" {
+				s.halted = why
+				if err := s.store.SetHalt(&history.Halt{Why: why, At: now}); err != nil {
+					return err
+				}
+			}
+			if err := s.store.SetPaused(name, false, ""); err != nil {
+				return err
+			}
+		} else if st.Paused {
 			s.paused[name] = st.PausedWhy
 		}
 		if ok && !st.LastNominal.IsZero() {
@@ -334,7 +354,7 @@ func (s *Service) launch(name string, f schedule.Fire, trigger string) string {
 	base := history.Run{ID: id, Schedule: name, Experiment: s.expNames[name], Trigger: trigger, Due: f.Nominal, Started: time.Now()}
 	skip := f.Skip
 	if skip == "" && (trigger == "schedule" || trigger == "catch-up") {
-		if why, ok := s.paused[name]; ok {
+		if why, ok := s.pausedWhy(name); ok {
 			skip = "the schedule is paused (" + why + ")"
 		}
 	}
@@ -618,9 +638,25 @@ func (s *Service) clearFaults(run *activeRun) {
 	}
 }
 
+const haltPrefix = "HALT: "
+
+// pausedWhy says whether a schedule's starts are paused, by HALT or by hand, and why.
+// s.mu is held.
+func (s *Service) pausedWhy(name string) (string, bool) {
+	hand, byHand := s.paused[name]
+	switch {
+	case s.halted != "" && byHand:
+		return haltPrefix + s.halted + "; also paused by hand: " + hand, true
+	case s.halted != "":
+		return haltPrefix + s.halted, true
+	}
+	return hand, byHand
+}
+
 // Halt reverts every running experiment at once (their contexts are cancelled: the
 // runner reverts on cancel, and the rest of their observation is skipped) and pauses
-// every schedule until Resume.
+// every schedule until Resume, also across restarts. It leaves the schedules' own
+// pauses as they are: Resume lifts the HALT and nothing else.
 func (s *Service) Halt(why string) int {
 	s.mu.Lock()
 	s.halted = why
@@ -630,30 +666,25 @@ func (s *Service) Halt(why string) int {
 		run.skipOnce.Do(func() { close(run.skip) })
 		n++
 	}
-	for name := range s.specs {
-		s.paused[name] = "HALT: " + why
-	}
 	s.mu.Unlock()
-	for name := range s.specs {
-		if err := s.store.SetPaused(name, true, "HALT: "+why); err != nil {
-			s.log.Error("pause a schedule", "schedule", name, "err", err)
-		}
+	if err := s.store.SetHalt(&history.Halt{Why: why, At: time.Now()}); err != nil {
+		s.log.Error("remember the HALT across restarts", "err", err)
 	}
 	s.log.Warn("HALT: every running experiment is being reverted and every schedule is paused", "why", why, "runs", n)
 	return n
 }
 
-// Resume lifts a HALT and resumes every schedule.
+// Resume lifts a HALT: every schedule runs again, except those paused by hand.
 func (s *Service) Resume() {
 	s.mu.Lock()
 	s.halted = ""
 	s.mu.Unlock()
-	for name := range s.specs {
-		s.SetPaused(name, false, "")
+	if err := s.store.SetHalt(nil); err != nil {
+		s.log.Error("forget the HALT", "err", err)
 	}
 }
 
-// SetPaused pauses or resumes one schedule.
+// SetPaused pauses or resumes one schedule by hand; a HALT holds over it.
 func (s *Service) SetPaused(name string, paused bool, why string) error {
 	if _, ok := s.specs[name]; !ok {
 		return fmt.Errorf("%w: %q", ErrNoSchedule, name)
@@ -751,9 +782,12 @@ type ScheduleView struct {
 	NextDue    time.Time `json:"next_due,omitzero"`
 	NextStart  time.Time `json:"next_start,omitzero"`
 	NextSkip   string    `json:"next_skip,omitempty"`
-	Paused     bool      `json:"paused"`
-	PausedWhy  string    `json:"paused_why,omitempty"`
-	Running    []string  `json:"running,omitempty"`
+	// Paused says that its starts are skipped, by HALT or by hand; PausedByHand only
+	// by hand (what the schedule's own resume lifts).
+	Paused       bool     `json:"paused"`
+	PausedByHand bool     `json:"paused_by_hand"`
+	PausedWhy    string   `json:"paused_why,omitempty"`
+	Running      []string `json:"running,omitempty"`
 }
 
 // Schedules returns every schedule with its next start and state.
@@ -776,7 +810,8 @@ func (s *Service) Schedules() []ScheduleView {
 		if f, ok := up[sc.Name]; ok {
 			v.NextDue, v.NextStart, v.NextSkip = f.Nominal, f.Start, f.Skip
 		}
-		v.PausedWhy, v.Paused = s.paused[sc.Name]
+		v.PausedWhy, v.Paused = s.pausedWhy(sc.Name)
+		_, v.PausedByHand = s.paused[sc.Name]
 		for id, run := range s.running {
 			if run.schedule == sc.Name {
 				v.Running = append(v.Running, id)

@@ -664,3 +664,106 @@ schedule "a" {
 		}
 	}
 }
+
+func shutdown(t *testing.T, svc *Service) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := svc.Shutdown(ctx, "restart"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func pausedSchedules(svc *Service) (paused, byHand []string) {
+	for _, v := range svc.Schedules() {
+		if v.Paused {
+			paused = append(paused, v.Name)
+		}
+		if v.PausedByHand {
+			byHand = append(byHand, v.Name)
+		}
+	}
+	return paused, byHand
+}
+
+// TestHaltHoldsAcrossRestartsAndKeepsHandPauses: a HALT holds after a restart (run
+// now refused, faultline_halted 1) until resumed, and resuming lifts the HALT only: a
+// schedule paused by hand stays paused, also after the next restart.
+func TestHaltHoldsAcrossRestartsAndKeepsHandPauses(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fr := newFakeRunner()
+	fr.targets["b.hcl"] = []Target{{ID: "c2", Name: "shop-backend-2"}}
+	close(fr.hold)
+	first, _ := testService(t, fr, nil, dir)
+	if err := first.SetPaused("a", true, "the backend is being migrated"); err != nil {
+		t.Fatal(err)
+	}
+	first.Halt("incident 42")
+	shutdown(t, first)
+
+	svc, _ := testService(t, fr, nil, dir)
+	if got := svc.Halted(); got != "incident 42" {
+		t.Fatalf("after a restart, halted is %q, want the HALT's reason", got)
+	}
+	if _, err := svc.Trigger("b", "manual"); !errors.Is(err, ErrIsHalted) {
+		t.Errorf("run now after a restart while halted: %v", err)
+	}
+	if got := gauge(t, svc, "faultline_halted"); got != 1 {
+		t.Errorf("faultline_halted after a restart while halted: %v", got)
+	}
+	svc.onFire(schedule.Fire{Schedule: "b", Nominal: time.Now(), Start: time.Now()})
+	runs, _ := svc.Store().List(history.Filter{Schedule: "b"})
+	if len(runs) != 1 || runs[0].Status != "skipped" || !strings.Contains(runs[0].Reason, "HALT: incident 42") {
+		t.Errorf("a start after a restart while halted: %+v", runs)
+	}
+	paused, byHand := pausedSchedules(svc)
+	if strings.Join(paused, ",") != "a,a2,b" || strings.Join(byHand, ",") != "a" {
+		t.Errorf("while halted: paused %v, by hand %v", paused, byHand)
+	}
+
+	svc.Resume()
+	paused, byHand = pausedSchedules(svc)
+	if strings.Join(paused, ",") != "a" || strings.Join(byHand, ",") != "a" {
+		t.Errorf("after resume: paused %v (by hand %v), want only a, paused by hand", paused, byHand)
+	}
+	if got := gauge(t, svc, "faultline_schedule_paused"); got != 1 {
+		t.Errorf("faultline_schedule_paused sums to %v after resume, want 1", got)
+	}
+	id, err := svc.Trigger("b", "manual")
+	if err != nil {
+		t.Fatalf("run now after resume: %v", err)
+	}
+	recorded(t, svc, id)
+	shutdown(t, svc)
+
+	again, _ := testService(t, fr, nil, dir)
+	paused, _ = pausedSchedules(again)
+	if again.Halted() != "" || strings.Join(paused, ",") != "a" {
+		t.Errorf("after resume and a restart: halted %q, paused %v", again.Halted(), paused)
+	}
+}
+
+// TestHaltFromAnOlderHistory: a history written before HALT was kept on its own has
+// every schedule paused with "HALT: why"; that is read as the HALT, not as pauses by
+// hand that Resume would leave.
+func TestHaltFromAnOlderHistory(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	store, err := history.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a", "a2", "b"} {
+		store.SetPaused(name, true, "HALT: halted through the API")
+	}
+	store.Close()
+	svc, _ := testService(t, newFakeRunner(), nil, dir)
+	if got := svc.Halted(); got != "halted through the API" {
+		t.Errorf("halted %q", got)
+	}
+	svc.Resume()
+	if paused, _ := pausedSchedules(svc); len(paused) != 0 {
+		t.Errorf("after resume, still paused: %v", paused)
+	}
+}

@@ -118,6 +118,11 @@ CREATE TABLE IF NOT EXISTS schedules (
 	paused       INTEGER NOT NULL DEFAULT 0,
 	paused_why   TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS halt (
+	one INTEGER PRIMARY KEY CHECK (one = 1),
+	why TEXT NOT NULL,
+	at  TEXT NOT NULL
+);
 `
 
 // Open opens (creating if needed) the history in dir.
@@ -440,6 +445,42 @@ func (s *Store) SetPaused(name string, paused bool, why string) error {
 		return fmt.Errorf("history: %w", err)
 	}
 	return nil
+}
+
+// Halt is a HALT in force: why, and since when.
+type Halt struct {
+	Why string
+	At  time.Time
+}
+
+// SetHalt remembers a HALT across restarts; nil forgets it (resume).
+func (s *Store) SetHalt(h *Halt) error {
+	var err error
+	if h == nil {
+		_, err = s.db.Exec(`DELETE FROM halt`)
+	} else {
+		_, err = s.db.Exec(`INSERT INTO halt(one, why, at) VALUES(1, ?, ?) ON CONFLICT(one) DO UPDATE SET why = excluded.why, at = excluded.at`,
+			h.Why, h.At.UTC().Format(time.RFC3339Nano))
+	}
+	if err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	return nil
+}
+
+// Halted returns the HALT in force, or nil.
+func (s *Store) Halted() (*Halt, error) {
+	var why, at string
+	err := s.db.QueryRow(`SELECT why, at FROM halt WHERE one = 1`).Scan(&why, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	h := &Halt{Why: why}
+	h.At, _ = time.Parse(time.RFC3339Nano, at)
+	return h, nil
 }
 
 // Problem is one thing Verify found wrong.
