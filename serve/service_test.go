@@ -84,7 +84,7 @@ func (p *fakePrepared) Run(ctx context.Context, skip <-chan struct{}, event func
 	t := p.targets[0]
 	event(result.Event{Type: result.EventInject, Fault: "freeze", Kind: "pause", Target: result.EventTarget{Name: t.Name, ID: t.ID}, Actual: time.Now()})
 	p.f.started <- p.id
-	res := &result.Result{Experiment: result.Experiment{Name: p.name, Description: "<script>alert('described')</script>"}, StartedAt: start,
+	res := &result.Result{SchemaVersion: result.SchemaVersion, Experiment: result.Experiment{Name: p.name, Description: "<script>alert('described')</script>"}, StartedAt: start,
 		Score: result.Score{Value: &score, Total: 1, Passed: 1}}
 	if score < 100 {
 		res.Score.Passed = 0
@@ -92,6 +92,9 @@ func (p *fakePrepared) Run(ctx context.Context, skip <-chan struct{}, event func
 	select {
 	case <-p.f.hold:
 		res.Status = result.StatusPassed
+		if score < 100 {
+			res.Status, res.Reason, res.ExitCode = result.StatusFailed, "check error_rate failed", result.ExitCheckFailed
+		}
 	case <-ctx.Done():
 		res.Status, res.Reason, res.ExitCode = result.StatusInterrupted, context.Cause(ctx).Error(), result.ExitAborted
 	}
@@ -99,7 +102,7 @@ func (p *fakePrepared) Run(ctx context.Context, skip <-chan struct{}, event func
 	if p.revertFails {
 		revert.Error = "unpause " + t.Name + ": the engine refused"
 		res.Status, res.ExitCode = result.StatusError, result.ExitRevertFailed
-		res.Reason = "1 revert(s) failed: the system may still be faulted; run `faultline recover` (after: " + res.Reason + ")"
+		res.Reason = "1 revert(s) failed: the system may still be faulted; run `faultline recover`"
 	}
 	event(revert)
 	p.f.reverted <- p.id
@@ -766,4 +769,61 @@ func TestHaltFromAnOlderHistory(t *testing.T) {
 	if paused, _ := pausedSchedules(svc); len(paused) != 0 {
 		t.Errorf("after resume, still paused: %v", paused)
 	}
+}
+
+// TestRegressionIsMarkedAndNotified: a run whose score drops against the last passing
+// run of its schedule is marked regressed, saying against which run and how, and
+// on-call hears of it as regressed.
+func TestRegressionIsMarkedAndNotified(t *testing.T) {
+	t.Parallel()
+	fr := newFakeRunner()
+	fr.targets["a.hcl"] = []Target{{ID: "c1", Name: "shop-backend-1"}}
+	fr.scores = []float64{100, 50}
+	close(fr.hold)
+	rc := newReceiver(t)
+	svc, _ := testServiceWith(t, fr, nil, "", rc.config)
+
+	first, _ := svc.Trigger("a", "manual")
+	if r := recorded(t, svc, first); r.Status != "passed" || r.Regressed {
+		t.Fatalf("the first run: %+v", r)
+	}
+	second, _ := svc.Trigger("a", "manual")
+	r := recorded(t, svc, second)
+	if !r.Regressed || !strings.Contains(r.Regression, "against run "+first) || !strings.Contains(r.Regression, "score dropped by 50 points") {
+		t.Errorf("the run that scored 50 after 100: regressed %v, %q", r.Regressed, r.Regression)
+	}
+	m := rc.wait(t, "regressed", second)
+	if !strings.Contains(m.Text, "REGRESSED") || !strings.Contains(m.Text, "score dropped by 50 points") || m.Score == nil || *m.Score != 50 {
+		t.Errorf("the regressed notification: %+v", m)
+	}
+	rc.wait(t, "failed", second)
+	// One worker delivers in order: everything about the first run came before.
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for _, m := range rc.msgs {
+		if m.Run == first {
+			t.Errorf("the passing first run was notified: %+v", m)
+		}
+	}
+}
+
+// TestRevertFailedIsNotified: a run that could not revert a fault is recorded with
+// exit 4 and on-call hears of it as revert_failed.
+func TestRevertFailedIsNotified(t *testing.T) {
+	t.Parallel()
+	fr := newFakeRunner()
+	fr.targets["a.hcl"] = []Target{{ID: "c1", Name: "shop-backend-1"}}
+	fr.revertFails = true
+	close(fr.hold)
+	rc := newReceiver(t)
+	svc, _ := testServiceWith(t, fr, nil, "", rc.config)
+	id, _ := svc.Trigger("a", "manual")
+	if r := recorded(t, svc, id); r.ExitCode != result.ExitRevertFailed || r.Status != "error" {
+		t.Errorf("the run whose revert failed: %+v", r)
+	}
+	m := rc.wait(t, "revert_failed", id)
+	if !strings.Contains(m.Text, "REVERT_FAILED") || !strings.Contains(m.Reason, "faultline recover") {
+		t.Errorf("the revert_failed notification: %+v", m)
+	}
+	rc.wait(t, "error", id)
 }
