@@ -76,7 +76,8 @@ func newServeVerifyCmd(env *Env) *cobra.Command {
 		Short: "Check that no run in the history was edited or deleted",
 		Long: `Verify walks the history of the game-day file's data directory: every run's
 row against its hash, its link to the run before, the SHA-256 of its result.json,
-report.html and log, and the chain head kept beside the database. It prints the
+report.html and log, any file added to its directory after it was recorded, and
+the chain head kept beside the database. It prints the
 head hash: write it down (or publish it) to be able to prove later that nothing
 before it changed. Exit code 0 when the history is intact, 1 when it is not.`,
 		Args: cobra.ExactArgs(1),

@@ -501,8 +501,8 @@ type Verification struct {
 func (v *Verification) OK() bool { return len(v.Problems) == 0 }
 
 // Verify walks the chain from the first row: each row's hash, its link to the one
-// before, the hashes of its files, the head beside the database, and run directories
-// that no row holds.
+// before, the hashes of its files, files in its directory that were not hashed, the
+// head beside the database, and run directories that no row holds.
 func (s *Store) Verify() (*Verification, error) {
 	rows, err := s.db.Query(`SELECT seq, id, doc, hash FROM runs ORDER BY seq`)
 	if err != nil {
@@ -544,6 +544,14 @@ func (s *Store) Verify() (*Verification, error) {
 				v.Problems = append(v.Problems, Problem{Run: id, Seq: seq, Detail: fmt.Sprintf("%s cannot be read: %v", name, err)})
 			case got != r.FileHashes[name]:
 				v.Problems = append(v.Problems, Problem{Run: id, Seq: seq, Detail: fmt.Sprintf("%s was changed after it was recorded (sha256 %s, recorded %s)", name, short(got), short(r.FileHashes[name]))})
+			}
+		}
+		// A file the run did not have when it was recorded was put there after: a
+		// report or result planted beside a skipped run, say.
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if _, hashed := r.FileHashes[e.Name()]; !hashed {
+				v.Problems = append(v.Problems, Problem{Run: id, Seq: seq, Detail: fmt.Sprintf("%q is in its directory but was not there when the run was recorded (it was added after)", e.Name())})
 			}
 		}
 		prevHash, prevSeq = hash, seq

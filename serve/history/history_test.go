@@ -109,6 +109,12 @@ func TestVerifyFindsTampering(t *testing.T) {
 		{"an edited row", func(t *testing.T, s *Store, dir string) {
 			tamper(t, dir, `UPDATE runs SET doc = replace(doc, '"status":"passed"', '"status":"failed"') WHERE id = 'run-a'`)
 		}, "run run-a (#1): the row was changed"},
+		{"a file planted beside a run's files", func(t *testing.T, s *Store, dir string) {
+			os.WriteFile(filepath.Join(dir, "runs", "run-b", "report.html"), []byte("<p>all passed</p>"), 0o640)
+		}, `run run-b (#2): "report.html" is in its directory but was not there when the run was recorded`},
+		{"a directory planted in a run's", func(t *testing.T, s *Store, dir string) {
+			os.Mkdir(filepath.Join(dir, "runs", "run-a", "extra"), 0o750)
+		}, `run run-a (#1): "extra" is in its directory but was not there`},
 		{"a row whose files went", func(t *testing.T, s *Store, dir string) {
 			tamper(t, dir, `DELETE FROM runs WHERE id = 'run-c'`)
 		}, "run run-c: its directory is in runs/ but the index holds no row"},
