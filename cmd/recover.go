@@ -22,6 +22,11 @@ import (
 
 type recoverOptions struct {
 	StateDir string
+	// WaitWatchdogs is how long to wait for watchdogs that hold the journals of dead
+	// runs to finish their reverts before acting on what is left; 0 leaves such a
+	// journal to its watchdog at once. serve waits, so that it listens only once
+	// nothing of its killed runs is still faulted.
+	WaitWatchdogs time.Duration
 }
 
 func newRecoverCmd(env *Env, runF func(*recoverOptions) error) *cobra.Command {
@@ -71,6 +76,11 @@ func recoverRun(env *Env, opts *recoverOptions) error {
 	if err != nil {
 		return exitf(result.ExitPreflight, "%w", err)
 	}
+	if opts.WaitWatchdogs > 0 {
+		if states, err = waitWatchdogs(env.Context, stdout, dir, states, opts.WaitWatchdogs); err != nil {
+			return exitf(result.ExitPreflight, "%w", err)
+		}
+	}
 	shown := printWatchdogReports(stdout, stderr, dir, true)
 	revivers := &lazyRevivers{getenv: env.Getenv}
 	defer revivers.close()
@@ -109,6 +119,39 @@ func recoverRun(env *Env, opts *recoverOptions) error {
 		return silentExit(result.ExitPreflight)
 	}
 	return nil
+}
+
+// waitWatchdogs waits until no journal in dir is held by a watchdog reverting a dead
+// run, or for at most d, and returns the journals as they are then.
+func waitWatchdogs(ctx context.Context, w io.Writer, dir string, states []journal.RunState, d time.Duration) ([]journal.RunState, error) {
+	deadline := time.Now().Add(d)
+	told := map[string]bool{}
+	for {
+		busy := false
+		for _, st := range states {
+			if st.Live && st.Holder != nil && st.Holder.By == journal.ByWatchdog {
+				busy = true
+				if !told[st.Run] {
+					told[st.Run] = true
+					fmt.Fprintf(w, "run %s (%s): its watchdog (pid %d) is reverting it; waiting up to %s for it to finish\n", st.Run, st.Experiment, st.Holder.PID, d)
+				}
+			}
+		}
+		if !busy || !time.Now().Before(deadline) {
+			return states, nil
+		}
+		t := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return states, nil
+		case <-t.C:
+		}
+		var err error
+		if states, err = journal.Scan(dir); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // holderOf says who holds a live journal: the run itself (and its watchdog), or the

@@ -190,9 +190,13 @@ func serveRun(env *Env, opts *serveOptions) error {
 	return nil
 }
 
+// serveWaitsForWatchdogs bounds serve's wait at start for the watchdogs of the runs a
+// killed serve left: they revert those runs' faults, and serve listens only after.
+const serveWaitsForWatchdogs = time.Minute
+
 // recoverInto runs `faultline recover` on the state directory, writing to w.
 func recoverInto(env *Env, ctx context.Context, w io.Writer, stateDir string) error {
-	return recoverRun(subEnv(env, ctx, w), &recoverOptions{StateDir: stateDir})
+	return recoverRun(subEnv(env, ctx, w), &recoverOptions{StateDir: stateDir, WaitWatchdogs: serveWaitsForWatchdogs})
 }
 
 // subEnv is the process state of one piece of serve's work: its output goes to w, it

@@ -442,6 +442,55 @@ func TestRecoverAndWatchdogDoNotFight(t *testing.T) {
 	}
 }
 
+// TestRecoverWaitsForAWatchdogWhenAsked: with WaitWatchdogs (serve's start), a journal
+// a watchdog holds is waited for, and what the watchdog leaves is then recovered,
+// rather than left alone while its fault may still be in place.
+func TestRecoverWaitsForAWatchdogWhenAsked(t *testing.T) {
+	t.Parallel()
+	dockertest.Client(t) // the revert asks the engine about the container
+	dir := t.TempDir()
+	j, err := journal.Create(dir, "dead-run", "exp", faults.TargetRef{ID: "no-such-container", Name: "victim"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Append(faults.Record{Kind: "pause", Fault: "freeze", Target: faults.TargetRef{ID: "no-such-container", Name: "victim"}}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	waitUnlocked(t, dir)
+	rec, err := journal.Claim(filepath.Join(dir, "dead-run.journal"), journal.ByWatchdog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuf{}
+	env := &Env{Stdout: out, Stderr: out, Getenv: os.Getenv, Context: context.Background()}
+	done := make(chan error, 1)
+	go func() { done <- recoverRun(env, &recoverOptions{StateDir: dir, WaitWatchdogs: 30 * time.Second}) }()
+	waitfor.Condition(t, 20*time.Second, "recover to say it waits for the watchdog", func() bool {
+		return strings.Contains(out.String(), "its watchdog (pid "+fmt.Sprint(os.Getpid())+") is reverting it; waiting")
+	})
+	select {
+	case err := <-done:
+		t.Fatalf("recover returned (%v) while the watchdog still holds the journal:\n%s", err, out.String())
+	default:
+	}
+	rec.Close() // the watchdog ends, leaving its entry
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("recover: %v\n%s", err, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("recover still waits after the watchdog ended:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "left alone") || !strings.Contains(out.String(), "recovered 1 fault") {
+		t.Errorf("recover after the watchdog: \n%s\nwant the entry it left recovered", out.String())
+	}
+	if left, _ := journal.Scan(dir); len(left) != 0 {
+		t.Errorf("journals left: %+v", left)
+	}
+}
+
 func TestRecoverNamesOtherStateDirs(t *testing.T) {
 	t.Parallel()
 	other := t.TempDir()
