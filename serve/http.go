@@ -2,6 +2,7 @@ package serve
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -14,30 +15,38 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 	"unicode"
 
 	"github.com/faultline/faultline/serve/history"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// auth guards every change. The token itself never leaves the server: the session
-// cookie and the CSRF token are HMACs of it, so neither reveals it, and changing the
-// token ends every session.
+// auth guards every change. The token itself never leaves the server. A login opens
+// a session: a random ID in an HttpOnly cookie, known to this process only, that ends
+// at logout, after sessionLife, when serve restarts or when the token changes. Each
+// session's CSRF token is an HMAC of its ID, so a form posted with another session's
+// token is refused.
 type auth struct {
-	token   []byte
-	session string
-	csrf    string
+	token []byte
+	mu    sync.Mutex
+	// sessions holds each open session's end, by ID.
+	sessions map[string]time.Time
+	now      func() time.Time
 }
 
 const sessionCookie = "faultline_session"
 
+// sessionLife is how long a login lasts; maxSessions bounds the sessions kept (the
+// oldest end first when a login would pass it).
+const (
+	sessionLife = 12 * time.Hour
+	maxSessions = 1000
+)
+
 func newAuth(token string) *auth {
-	mac := func(purpose string) string {
-		m := hmac.New(sha256.New, []byte(token))
-		m.Write([]byte("faultline serve " + purpose))
-		return hex.EncodeToString(m.Sum(nil))
-	}
-	return &auth{token: []byte(token), session: mac("session"), csrf: mac("csrf")}
+	return &auth{token: []byte(token), sessions: map[string]time.Time{}, now: time.Now}
 }
 
 func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
@@ -49,10 +58,83 @@ func (a *auth) bearer(r *http.Request) bool {
 	return ok && len(a.token) > 0 && equal(strings.TrimSpace(tok), string(a.token))
 }
 
-// loggedIn says whether the request carries the session cookie.
-func (a *auth) loggedIn(r *http.Request) bool {
+// open starts a session and returns its ID.
+func (a *auth) open() string {
+	var b [32]byte
+	rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	for k, end := range a.sessions {
+		if !now.Before(end) {
+			delete(a.sessions, k)
+		}
+	}
+	for len(a.sessions) >= maxSessions {
+		oldest := ""
+		for k, end := range a.sessions {
+			if oldest == "" || end.Before(a.sessions[oldest]) {
+				oldest = k
+			}
+		}
+		delete(a.sessions, oldest)
+	}
+	a.sessions[id] = now.Add(sessionLife)
+	return id
+}
+
+// session is the ID of the request's open session, if it has one.
+func (a *auth) session(r *http.Request) (string, bool) {
 	c, err := r.Cookie(sessionCookie)
-	return err == nil && equal(c.Value, a.session)
+	if err != nil || len(c.Value) != 64 {
+		return "", false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	end, ok := a.sessions[c.Value]
+	if !ok {
+		return "", false
+	}
+	if !a.now().Before(end) {
+		delete(a.sessions, c.Value)
+		return "", false
+	}
+	return c.Value, true
+}
+
+// loggedIn says whether the request belongs to an open session.
+func (a *auth) loggedIn(r *http.Request) bool {
+	_, ok := a.session(r)
+	return ok
+}
+
+// close ends the request's session.
+func (a *auth) close(r *http.Request) {
+	if id, ok := a.session(r); ok {
+		a.mu.Lock()
+		delete(a.sessions, id)
+		a.mu.Unlock()
+	}
+}
+
+// csrf is the CSRF token of the session id.
+func (a *auth) csrf(id string) string {
+	m := hmac.New(sha256.New, a.token)
+	m.Write([]byte("faultline serve csrf " + id))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// csrfOK says whether a form post carries its session's CSRF token.
+func (a *auth) csrfOK(r *http.Request) bool {
+	id, ok := a.session(r)
+	return ok && equal(r.PostFormValue("csrf"), a.csrf(id))
+}
+
+// secure says whether the browser reached serve over TLS, directly or through a
+// reverse proxy that says so: the session cookie is then sent over TLS only.
+func secure(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 // Handler serves the UI, the API and /metrics.
@@ -112,7 +194,7 @@ func (s *Service) form(h http.HandlerFunc) http.HandlerFunc {
 			s.render(w, r, "login", map[string]any{"Error": "Log in with the token to do that."})
 			return
 		}
-		if !s.auth.bearer(r) && !equal(r.PostFormValue("csrf"), s.auth.csrf) {
+		if !s.auth.bearer(r) && !s.auth.csrfOK(r) {
 			http.Error(w, "the form's CSRF token is missing or wrong: reload the page and try again", http.StatusForbidden)
 			return
 		}
@@ -147,8 +229,8 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, "login", map[string]any{"Error": "That is not the token."})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.auth.session, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 12 * 3600})
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.auth.open(), Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: secure(r), MaxAge: int(sessionLife / time.Second)})
 	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
 }
 
@@ -177,7 +259,8 @@ func safeNext(next string) string {
 }
 
 func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	s.auth.close(r)
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure(r), MaxAge: -1})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

@@ -445,9 +445,10 @@ func TestAuth(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	cookie := sessionCookie + "=" + svc.auth.session
-	csrf := url.Values{"csrf": {svc.auth.csrf}}
 	for _, c := range calls {
+		id := svc.auth.open() // a session of its own: /logout ends the one it is sent with
+		cookie := sessionCookie + "=" + id
+		csrf := url.Values{"csrf": {svc.auth.csrf(id)}}
 		if got := post(c.path, nil, nil); got != http.StatusUnauthorized {
 			t.Errorf("%s without a token: %d, want 401", c.path, got)
 		}
@@ -538,6 +539,78 @@ func TestAuth(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("GET %s: %d", path, resp.StatusCode)
 		}
+	}
+}
+
+// TestSessionsEndOnTheServer: a login's cookie is a session this serve keeps: it no
+// longer works after logout or after its life, even when a browser sends it again;
+// one session's CSRF token does not pass with another; and the cookie is Secure when
+// the browser came over TLS through a proxy that says so.
+func TestSessionsEndOnTheServer(t *testing.T) {
+	t.Parallel()
+	svc, srv := testService(t, newFakeRunner(), nil, "")
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(path string, form url.Values, hdr map[string]string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	login := func(hdr map[string]string) (cookie, csrf string, set string) {
+		t.Helper()
+		resp := do("/login", url.Values{"token": {testToken}}, hdr)
+		for _, c := range resp.Cookies() {
+			if c.Name == sessionCookie {
+				return sessionCookie + "=" + c.Value, svc.auth.csrf(c.Value), resp.Header.Get("Set-Cookie")
+			}
+		}
+		t.Fatalf("login set no session cookie: %d %v", resp.StatusCode, resp.Header)
+		return "", "", ""
+	}
+	pause := func(cookie, csrf string) int {
+		return do("/schedules/a/pause", url.Values{"csrf": {csrf}}, map[string]string{"Cookie": cookie}).StatusCode
+	}
+
+	a, csrfA, set := login(nil)
+	b, csrfB, _ := login(nil)
+	if a == b || strings.Contains(set, "Secure") {
+		t.Errorf("two logins: %q and %q, Set-Cookie %q: want two sessions, not Secure over plain HTTP", a, b, set)
+	}
+	if got := pause(a, csrfA); got != http.StatusSeeOther {
+		t.Errorf("a session's form: %d, want 303", got)
+	}
+	if got := pause(a, csrfB); got != http.StatusForbidden {
+		t.Errorf("a form with another session's CSRF token: %d, want 403", got)
+	}
+	if got := do("/logout", url.Values{"csrf": {csrfA}}, map[string]string{"Cookie": a}).StatusCode; got != http.StatusSeeOther {
+		t.Fatalf("logout: %d", got)
+	}
+	if got := pause(a, csrfA); got != http.StatusUnauthorized {
+		t.Errorf("the cookie sent again after logout: %d, want 401", got)
+	}
+	if got := pause(b, csrfB); got != http.StatusSeeOther {
+		t.Errorf("the other session after one logged out: %d, want 303", got)
+	}
+	// Past its life the session is over, whatever the browser keeps.
+	svc.auth.mu.Lock()
+	svc.auth.now = func() time.Time { return time.Now().Add(sessionLife + time.Minute) }
+	svc.auth.mu.Unlock()
+	if got := pause(b, csrfB); got != http.StatusUnauthorized {
+		t.Errorf("a session past its life: %d, want 401", got)
+	}
+	svc.auth.mu.Lock()
+	svc.auth.now = time.Now
+	svc.auth.mu.Unlock()
+	if _, _, set := login(map[string]string{"X-Forwarded-Proto": "https"}); !strings.Contains(set, "Secure") {
+		t.Errorf("login through a TLS proxy: Set-Cookie %q, want Secure", set)
 	}
 }
 

@@ -57,10 +57,11 @@ func (s *Service) render(w http.ResponseWriter, r *http.Request, name string, da
 	if data == nil {
 		data = map[string]any{}
 	}
-	data["LoggedIn"] = s.auth.loggedIn(r)
+	id, loggedIn := s.auth.session(r)
+	data["LoggedIn"] = loggedIn
 	data["CSRF"] = ""
-	if data["LoggedIn"] == true {
-		data["CSRF"] = s.auth.csrf
+	if loggedIn {
+		data["CSRF"] = s.auth.csrf(id)
 	}
 	data["Halted"] = s.Halted()
 	if _, ok := data["Title"]; !ok {
