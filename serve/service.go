@@ -18,6 +18,7 @@ import (
 	"html/template"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -604,7 +605,7 @@ func (s *Service) finished(r *history.Run, res *result.Result) {
 			text += " — " + r.Reason
 		}
 		s.notifier.Send(notify.Message{Text: text, Event: e, Run: r.ID, Schedule: r.Schedule, Experiment: r.Experiment,
-			Status: r.Status, Reason: r.Reason, Score: r.Score, URL: "/runs/" + r.ID})
+			Status: r.Status, Reason: r.Reason, Score: r.Score, URL: s.file.Server.PublicURL + "/runs/" + url.PathEscape(r.ID)})
 	}
 }
 

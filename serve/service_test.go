@@ -889,13 +889,16 @@ func TestRevertFailedIsNotified(t *testing.T) {
 	fr.revertFails = true
 	close(fr.hold)
 	rc := newReceiver(t)
-	svc, _ := testServiceWith(t, fr, nil, "", rc.config)
+	svc, _ := testServiceWith(t, fr, nil, "", func(c *Config) {
+		rc.config(c)
+		c.File.Server.PublicURL = "https://faultline.example/gameday"
+	})
 	id, _ := svc.Trigger("a", "manual")
 	if r := recorded(t, svc, id); r.ExitCode != result.ExitRevertFailed || r.Status != "error" {
 		t.Errorf("the run whose revert failed: %+v", r)
 	}
 	m := rc.wait(t, "revert_failed", id)
-	if !strings.Contains(m.Text, "REVERT_FAILED") || !strings.Contains(m.Reason, "faultline recover") {
+	if !strings.Contains(m.Text, "REVERT_FAILED") || !strings.Contains(m.Reason, "faultline recover") || m.URL != "https://faultline.example/gameday/runs/"+id {
 		t.Errorf("the revert_failed notification: %+v", m)
 	}
 	rc.wait(t, "error", id)

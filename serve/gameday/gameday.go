@@ -7,6 +7,7 @@ package gameday
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -48,7 +49,10 @@ type Server struct {
 	// DataDir holds the history (resolved against the file's directory).
 	DataDir string
 	// Location is time_zone; UTC when unset.
-	Location  *time.Location
+	Location *time.Location
+	// PublicURL is where people reach the UI (public_url, "https://faultline.example"
+	// behind a proxy); notifications link to runs under it. Empty: the links are paths.
+	PublicURL string
 	DeclRange hcl.Range
 }
 
@@ -359,7 +363,7 @@ func (l *loader) path(p string) string {
 }
 
 var serverSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-	{Name: "listen"}, {Name: "token_file", Required: true}, {Name: "data_dir", Required: true}, {Name: "time_zone"},
+	{Name: "listen"}, {Name: "token_file", Required: true}, {Name: "data_dir", Required: true}, {Name: "time_zone"}, {Name: "public_url"},
 }}
 
 func (l *loader) decodeServerBlock(b *hcl.Block) (*Server, hcl.Diagnostics) {
@@ -395,6 +399,17 @@ func (l *loader) decodeServerBlock(b *hcl.Block) (*Server, hcl.Diagnostics) {
 					fmt.Sprintf("%q is not an IANA time zone; write one such as \"Europe/Berlin\", \"America/New_York\" or \"UTC\".", v)))
 			} else {
 				srv.Location = loc
+			}
+		}
+	}
+	if attr := content.Attributes["public_url"]; attr != nil {
+		if v, ok := str(&diags, attr); ok {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+				diags = append(diags, attrError(attr, "Invalid public_url",
+					fmt.Sprintf("%q is not an http or https URL of the UI; write one such as \"https://faultline.example\" or \"http://10.0.0.5:7070\".", v)))
+			} else {
+				srv.PublicURL = strings.TrimSuffix(v, "/")
 			}
 		}
 	}

@@ -98,7 +98,7 @@ func TestValidFile(t *testing.T) {
 	if diags.HasErrors() || len(diags) > 0 {
 		t.Fatalf("diagnostics:\n%s", diagText(diags))
 	}
-	if f.Server.Listen != "127.0.0.1:7070" || f.Server.Location.String() != "Europe/Berlin" ||
+	if f.Server.Listen != "127.0.0.1:7070" || f.Server.Location.String() != "Europe/Berlin" || f.Server.PublicURL != "https://faultline.example" ||
 		f.Server.TokenFile != filepath.Join("testdata", "valid", "token") || f.Server.DataDir != filepath.Join("testdata", "valid", "history") {
 		t.Errorf("server %+v", f.Server)
 	}

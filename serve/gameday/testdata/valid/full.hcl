@@ -3,6 +3,7 @@ server {
   token_file = "token"
   data_dir   = "history"
   time_zone  = "Europe/Berlin"
+  public_url = "https://faultline.example/"
 }
 
 schedule "checkout-weekly" {
