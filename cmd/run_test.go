@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/testreal"
 	"github.com/faultline/faultline/internal/waitfor"
 
 	"github.com/faultline/faultline/experiments"
@@ -429,6 +430,8 @@ func newCrashFixture(t *testing.T, cli *client.Client, prefix string) *crashFixt
 			t.Fatalf("a new container's network already holds what the faults add: %s", fx.netBefore)
 		}
 		fx.faults = 4
+	} else if testreal.Required() {
+		t.Fatal("FAULTLINE_REQUIRE_REAL=1 but not root: the network half of this test cannot run")
 	} else {
 		t.Log("not root: the network faults are left out of this test")
 	}
