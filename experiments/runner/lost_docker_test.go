@@ -17,6 +17,7 @@ import (
 	"github.com/faultline/faultline/internal/dockertest"
 	"github.com/faultline/faultline/internal/testreal"
 	"github.com/faultline/faultline/result"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -120,6 +121,52 @@ func TestRealPauseUnpausedByHandIsLost(t *testing.T) {
 	}
 	if in := dockertest.Inspect(t, cli, c.ID); !dockertest.Running(in) || dockertest.Paused(in) {
 		t.Fatal("not running unpaused after the run")
+	}
+}
+
+// TestRealStopAndSqueezeUndoneByHandAreLost: a stopped target started again by hand
+// (`docker start`) and a squeezed one given its limits back (`docker update`) are
+// found within two steps, and fail the run as lost faults.
+func TestRealStopAndSqueezeUndoneByHandAreLost(t *testing.T) {
+	t.Parallel()
+	cli := dockertest.Client(t)
+	img := dockertest.Image(t, cli, dockertest.Sleeper)
+	for _, tc := range []struct {
+		name  string
+		spec  *experiments.FaultSpec
+		undo  func(ctx context.Context, id string) error
+		found string
+	}{
+		{"stop", &experiments.FaultSpec{Kind: "stop", Name: "down", Target: "a", Duration: 6 * time.Second, Params: faults.Params{}},
+			func(ctx context.Context, id string) error {
+				_, err := cli.ContainerStart(ctx, id, client.ContainerStartOptions{})
+				return err
+			}, "found running"},
+		{"resources", &experiments.FaultSpec{Kind: "resources", Name: "squeeze", Target: "a", Duration: 6 * time.Second, Params: faults.Params{"cpus": 0.5}},
+			func(ctx context.Context, id string) error {
+				// `docker update --cpu-quota -1`: no CPU limit.
+				_, err := cli.ContainerUpdate(ctx, id, client.ContainerUpdateOptions{Resources: &container.Resources{CPUQuota: -1}})
+				return err
+			}, "cpus unlimited"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := dockertest.Run(t, cli, dockertest.RunOptions{Name: "lost-" + tc.name, Image: img})
+			dockertest.WaitLog(t, cli, c.ID, "ready")
+			var hand handOnce
+			res := runLost(t, lostPlan(t, cli, c, tc.spec), containerFaults(cli), hand.progress(t, func(ev *result.Event) error {
+				ctx, cancel := context.WithTimeout(context.Background(), dockertest.Timeout)
+				defer cancel()
+				return tc.undo(ctx, ev.Target.ID)
+			}))
+			wantLostSoonAfter(t, res, hand.when(t), tc.found)
+			if res.Status != result.StatusFailed || res.ExitCode != 1 || !strings.Contains(res.Reason, "not applied again") {
+				t.Fatalf("status %s exit %d reason %q; want failed, 1, naming the lost fault", res.Status, res.ExitCode, res.Reason)
+			}
+			if in := dockertest.Inspect(t, cli, c.ID); !dockertest.Running(in) || (in.HostConfig != nil && (in.HostConfig.NanoCPUs != 0 || in.HostConfig.CPUQuota > 0)) {
+				t.Fatal("not running without limits after the run")
+			}
+		})
 	}
 }
 
