@@ -59,7 +59,7 @@ started, detached: if faultline is killed, or stops renewing its lease for --lea
 (stopped, hung), the watchdog kills it and reverts its faults, and the next run or
 'faultline recover' says what it did.
 
-Exit codes: 0 all checks passed, 1 a check failed, 2 invalid experiment or usage,
+Exit codes: 0 all checks passed, 1 a check failed or a fault did not take effect, 2 invalid experiment or usage,
 3 aborted (abort guard, lost observation, signal, failed injection), 4 a revert
 failed (run 'faultline recover'), 5 preflight failed,
 6 faultline itself failed (for example a report that cannot be written).`,
