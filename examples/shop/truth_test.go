@@ -121,31 +121,48 @@ check "few_failures" {
 	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := t.TempDir()
-	var stdout, stderr bytes.Buffer
-	env := &cmd.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: os.Getenv, Context: context.Background()}
-	code := cmd.MainArgs(env, []string{"run", "--state-dir", t.TempDir(), "--out", out, "--format", "text", file})
-	if code != result.ExitPassed {
-		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
-	}
-	res, err := result.ReadFile(filepath.Join(out, "result.json"))
-	if err != nil {
-		t.Fatal(err)
+	// The measurement needs a clean baseline: a request that fails there (a backend
+	// slower than the frontend's 300 ms timeout on a loaded machine) is not the fault's.
+	// Such a run is measured again, up to three times in all.
+	var res *result.Result
+	var outcomes []outcome
+	for attempt := 1; ; attempt++ {
+		out := t.TempDir()
+		var stdout, stderr bytes.Buffer
+		env := &cmd.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: os.Getenv, Context: context.Background()}
+		code := cmd.MainArgs(env, []string{"run", "--state-dir", t.TempDir(), "--out", out, "--format", "text", file})
+		if code != result.ExitPassed {
+			t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+		}
+		var err error
+		if res, err = result.ReadFile(filepath.Join(out, "result.json")); err != nil {
+			t.Fatal(err)
+		}
+		outcomes = rec.outcomes()
+		at, dirty := baselineFailure(outcomes, res.Timeline)
+		if !dirty {
+			break
+		}
+		if attempt == 3 {
+			t.Fatalf("a request failed in the baseline of each of %d runs (the last at %s): the machine is too loaded for this measurement", attempt, at)
+		}
+		t.Logf("run %d: a request failed in the baseline (at %s), not the fault's doing: measuring again", attempt, at)
 	}
 	tl := res.Timeline
 
-	// The truth, by completion time, as the counters count.
+	// The truth, by completion time, as the counters count: the requests that ended
+	// during the run.
 	var total, failed int
 	var firstFail, lastFail time.Time
-	for _, o := range rec.outcomes() {
+	for _, o := range outcomes {
+		if o.end.Before(tl.FaultStart) || o.end.After(tl.RecoveryEnd) {
+			continue
+		}
 		if o.ok {
-			if !o.end.Before(tl.FaultStart) && !o.end.After(tl.FaultEnd) {
+			if !o.end.After(tl.FaultEnd) {
 				total++
 			}
 			continue
-		}
-		if o.end.Before(tl.FaultStart) {
-			t.Fatalf("a request failed in the baseline (at %s): the machine is too loaded for this measurement", o.end)
 		}
 		if firstFail.IsZero() {
 			firstFail = o.end
@@ -204,6 +221,17 @@ check "few_failures" {
 	}
 	within("time to impact", *s.TimeToImpactSeconds, trueImpact, 1)
 	within("time to recover", *s.TimeToRecoverSeconds, trueRecover, 2)
+}
+
+// baselineFailure is the end of the first request that failed during the run's
+// baseline, if one did.
+func baselineFailure(outcomes []outcome, tl result.Timeline) (time.Time, bool) {
+	for _, o := range outcomes {
+		if !o.ok && !o.end.Before(tl.BaselineStart) && o.end.Before(tl.FaultStart) {
+			return o.end, true
+		}
+	}
+	return time.Time{}, false
 }
 
 func metricByName(t *testing.T, res *result.Result, name string) result.Metric {
