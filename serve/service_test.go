@@ -433,17 +433,7 @@ func TestAuth(t *testing.T) {
 		{path: "/api/resume", api: true, wantOK: http.StatusOK},
 	}
 	post := func(path string, form url.Values, hdr map[string]string) int {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		resp, err := noRedirect.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return postForm(t, srv.URL+path, form, hdr).StatusCode
 	}
 	for _, c := range calls {
 		id := svc.auth.open() // a session of its own: /logout ends the one it is sent with
@@ -542,6 +532,23 @@ func TestAuth(t *testing.T) {
 	}
 }
 
+// postForm posts form to u with the headers, following no redirect, and returns the
+// response with its body closed.
+func postForm(t *testing.T, u string, form url.Values, hdr map[string]string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
 // TestSessionsEndOnTheServer: a login's cookie is a session this serve keeps: it no
 // longer works after logout or after its life, even when a browser sends it again;
 // one session's CSRF token does not pass with another; and the cookie is Secure when
@@ -549,20 +556,9 @@ func TestAuth(t *testing.T) {
 func TestSessionsEndOnTheServer(t *testing.T) {
 	t.Parallel()
 	svc, srv := testService(t, newFakeRunner(), nil, "")
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	do := func(path string, form url.Values, hdr map[string]string) *http.Response {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		resp, err := noRedirect.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp
+		return postForm(t, srv.URL+path, form, hdr)
 	}
 	login := func(hdr map[string]string) (cookie, csrf string, set string) {
 		t.Helper()
