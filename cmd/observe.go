@@ -45,6 +45,8 @@ type observation struct {
 	// temporary is set when the TSDB is not kept (no output directory: serve).
 	temporary bool
 	wait      time.Duration
+	// warnings are for the result: what the scrape setup found that may not be meant.
+	warnings []string
 
 	stopProbes context.CancelFunc
 	probesDone chan struct{}
@@ -125,6 +127,25 @@ func scrapeJobs(exp *experiments.Experiment, resolved map[string][]faults.Target
 	return jobs, errors.Join(errs...)
 }
 
+// labelledWarning says when scrape_labelled finds no container labelled to be
+// scraped among the targets: nothing then comes from the labels, which is more often
+// a missing label than the intent.
+func labelledWarning(exp *experiments.Experiment, resolved map[string][]faults.Target) string {
+	if !exp.ScrapeLabelled {
+		return ""
+	}
+	n := 0
+	for _, t := range exp.Targets {
+		for _, c := range resolved[t.Name] {
+			n++
+			if on, _ := strconv.ParseBool(c.Labels[scrapeLabel]); on {
+				return ""
+			}
+		}
+	}
+	return fmt.Sprintf("scrape_labelled = true, but none of the %d target container(s) is labelled %s=true: nothing is scraped from labels (label the containers, with %s, or drop scrape_labelled)", n, scrapeLabel, portLabel)
+}
+
 // addressOn is the container's IP on the named network, or on its first network
 // with an address.
 func addressOn(c faults.Target, network string) (string, error) {
@@ -156,6 +177,9 @@ func openObservation(exp *experiments.Experiment, resolved map[string][]faults.T
 		return nil, withExitCode(err, result.ExitInvalid)
 	}
 	o := &observation{}
+	if w := labelledWarning(exp, resolved); w != "" {
+		o.warnings = append(o.warnings, w)
+	}
 	for _, p := range exp.Probes {
 		built, err := p.Build()
 		if err != nil {

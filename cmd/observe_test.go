@@ -57,6 +57,14 @@ func TestScrapeJobs(t *testing.T) {
 		}
 	}
 
+	if w := labelledWarning(exp, resolved); w != "" {
+		t.Errorf("a labelled container among the targets, yet a warning: %s", w)
+	}
+	unlabelled := map[string][]faults.Target{"api": resolved["api"], "db": {resolved["db"][1]}}
+	if w := labelledWarning(exp, unlabelled); !strings.Contains(w, "none of the 3 target container(s) is labelled "+scrapeLabel+"=true") {
+		t.Errorf("scrape_labelled with no labelled container: warning %q", w)
+	}
+
 	// A labelled container without a port, and a network a container is not on.
 	resolved["db"][0].Labels = map[string]string{scrapeLabel: "true"}
 	exp.Scrapes[1].Network = "elsewhere"

@@ -319,6 +319,7 @@ func (p *preparedRun) prepare(env *Env, req runRequest) error {
 		cfg.Warnings = prom.Warnings()
 	}
 	if obs != nil {
+		cfg.Warnings = append(cfg.Warnings, obs.warnings...)
 		for _, pr := range obs.probes {
 			if w := pr.Warning(); w != "" {
 				cfg.Warnings = append(cfg.Warnings, w)
