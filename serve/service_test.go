@@ -840,6 +840,51 @@ func TestHaltFromAnOlderHistory(t *testing.T) {
 	}
 }
 
+// TestMissedStartsAfterARestart: serve started after three days down catches up by
+// each schedule's missed policy, from the last start its history remembers: run_once
+// runs once (trigger catch-up), skip records one skipped run saying what was missed.
+func TestMissedStartsAfterARestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	store, err := history.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := time.Now().Add(-72 * time.Hour)
+	for _, name := range []string{"a", "b"} {
+		if err := store.SetLastNominal(name, down); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store.Close()
+	fr := newFakeRunner()
+	fr.targets["a.hcl"] = []Target{{ID: "c1", Name: "shop-backend-1"}}
+	fr.targets["b.hcl"] = []Target{{ID: "c2", Name: "shop-backend-2"}}
+	close(fr.hold)
+	daily, _ := schedule.ParseCron("@daily")
+	svc, _ := testServiceWith(t, fr, nil, dir, func(c *Config) {
+		for _, sc := range c.File.Schedules {
+			sc.Spec.CronText, sc.Spec.Cron = "@daily", daily
+		}
+		c.File.Schedules[0].Spec.Missed = schedule.MissedRunOnce
+	})
+	var a, b []history.Run
+	waitFor(t, "the catch-up of both schedules to be recorded", func() bool {
+		a, _ = svc.Store().List(history.Filter{Schedule: "a"})
+		b, _ = svc.Store().List(history.Filter{Schedule: "b"})
+		return len(a) > 0 && len(b) > 0 && a[0].Status != "" && a[0].Status != "running"
+	})
+	if len(a) != 1 || a[0].Trigger != "catch-up" || a[0].Status != "passed" {
+		t.Errorf("run_once after three missed days: %+v, want one catch-up run that ran", a)
+	}
+	if len(b) != 1 || b[0].Status != "skipped" || !strings.Contains(b[0].Reason, "3 start(s) missed") || !strings.Contains(b[0].Reason, `missed = "skip"`) {
+		t.Errorf("skip after three missed days: %+v, want one skipped run naming the 3 missed starts", b)
+	}
+	if runs, _ := svc.Store().List(history.Filter{Schedule: "a2"}); len(runs) != 0 {
+		t.Errorf("a schedule with no remembered start caught up: %+v", runs)
+	}
+}
+
 // TestRegressionIsMarkedAndNotified: a run whose score drops against the last passing
 // run of its schedule is marked regressed, saying against which run and how, and
 // on-call hears of it as regressed.
