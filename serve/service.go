@@ -576,11 +576,25 @@ func (s *Service) regression(r *history.Run, res *result.Result) {
 		s.log.Warn("compare with the last passing run", "run", prev.ID, "err", err)
 		return
 	}
-	d := report.Diff(base, res, s.cfg.RegressionLimits)
+	d := report.Diff(base, res, s.regressionLimits(r.Schedule))
 	if d.Regressed {
 		r.Regressed = true
 		r.Regression = fmt.Sprintf("against run %s: %s", prev.ID, strings.Join(d.Regressions, "; "))
 	}
+}
+
+// regressionLimits are serve's, with what the schedule block sets instead.
+func (s *Service) regressionLimits(schedule string) report.DiffLimits {
+	l := s.cfg.RegressionLimits
+	if sc := s.specs[schedule]; sc != nil {
+		if sc.MaxScoreDrop != nil {
+			l.MaxScoreDrop = *sc.MaxScoreDrop
+		}
+		if sc.MaxRecoveryIncrease != nil {
+			l.MaxRecoveryIncrease = *sc.MaxRecoveryIncrease
+		}
+	}
+	return l
 }
 
 // finished updates the metrics and notifies.

@@ -921,6 +921,24 @@ func TestRegressionIsMarkedAndNotified(t *testing.T) {
 	}
 }
 
+// TestScheduleRegressionLimits: a schedule's max_score_drop replaces serve's default:
+// a drop of 50 points within a limit of 60 is no regression.
+func TestScheduleRegressionLimits(t *testing.T) {
+	t.Parallel()
+	fr := newFakeRunner()
+	fr.targets["a.hcl"] = []Target{{ID: "c1", Name: "shop-backend-1"}}
+	fr.scores = []float64{100, 50}
+	close(fr.hold)
+	limit := 60.0
+	svc, _ := testServiceWith(t, fr, nil, "", func(c *Config) { c.File.Schedules[0].MaxScoreDrop = &limit })
+	first, _ := svc.Trigger("a", "manual")
+	recorded(t, svc, first)
+	second, _ := svc.Trigger("a", "manual")
+	if r := recorded(t, svc, second); r.Regressed || r.Score == nil || *r.Score != 50 {
+		t.Errorf("a drop of 50 points with max_score_drop = 60: %+v, want no regression", r)
+	}
+}
+
 // TestRevertFailedIsNotified: a run that could not revert a fault is recorded with
 // exit 4 and on-call hears of it as revert_failed.
 func TestRevertFailedIsNotified(t *testing.T) {

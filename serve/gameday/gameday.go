@@ -67,8 +67,13 @@ type Schedule struct {
 	// Spec is when it runs.
 	Spec *schedule.Spec
 	// Vars are the experiment variables it sets, as name=value (like --var).
-	Vars      map[string]string
-	DeclRange hcl.Range
+	Vars map[string]string
+	// MaxScoreDrop and MaxRecoveryIncrease are the schedule's regression limits
+	// against its last passing run (max_score_drop, max_recovery_increase); nil: serve's
+	// defaults.
+	MaxScoreDrop        *float64
+	MaxRecoveryIncrease *time.Duration
+	DeclRange           hcl.Range
 	// ExperimentRange points at the experiment attribute.
 	ExperimentRange hcl.Range
 }
@@ -419,6 +424,7 @@ func (l *loader) decodeServerBlock(b *hcl.Block) (*Server, hcl.Diagnostics) {
 var scheduleSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "experiment", Required: true}, {Name: "cron", Required: true}, {Name: "jitter"},
+		{Name: "max_score_drop"}, {Name: "max_recovery_increase"},
 		{Name: "vars"}, {Name: "missed"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "only"}, {Type: "never"}},
@@ -473,6 +479,27 @@ func (l *loader) decodeScheduleBlock(b *hcl.Block, loc *time.Location) (*Schedul
 				diags = append(diags, attrError(attr, "Invalid missed policy", err.Error()+"."))
 			}
 			s.Spec.Missed = m
+		}
+	}
+	if attr := content.Attributes["max_score_drop"]; attr != nil {
+		v, d := typed(attr, cty.Number, "a number of points, such as 5")
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			f, _ := v.AsBigFloat().Float64()
+			if f < 0 || f > 100 {
+				diags = append(diags, attrError(attr, "Invalid max_score_drop", fmt.Sprintf("%g is not between 0 and 100: it is the drop of the score, in points, that a run may show against the last passing run before it counts as regressed.", f)))
+			} else {
+				s.MaxScoreDrop = &f
+			}
+		}
+	}
+	if attr := content.Attributes["max_recovery_increase"]; attr != nil {
+		if v, ok := str(&diags, attr); ok {
+			if d, err := experiments.ParseDuration(v); err != nil {
+				diags = append(diags, attrError(attr, "Invalid duration", err.Error()+"."))
+			} else {
+				s.MaxRecoveryIncrease = &d
+			}
 		}
 	}
 	if attr := content.Attributes["vars"]; attr != nil {

@@ -110,6 +110,12 @@ func TestValidFile(t *testing.T) {
 		s.Spec.Missed != "run_once" || len(s.Spec.Never) != 2 || s.Spec.Only == nil {
 		t.Errorf("schedule %+v, spec %+v", s, s.Spec)
 	}
+	if s.MaxScoreDrop == nil || *s.MaxScoreDrop != 5 || s.MaxRecoveryIncrease == nil || *s.MaxRecoveryIncrease != time.Minute {
+		t.Errorf("regression limits %v %v, want 5 points and 1m", s.MaxScoreDrop, s.MaxRecoveryIncrease)
+	}
+	if n := f.Schedules[1]; n.MaxScoreDrop != nil || n.MaxRecoveryIncrease != nil {
+		t.Errorf("a schedule without limits has %v %v, want serve's defaults (nil)", n.MaxScoreDrop, n.MaxRecoveryIncrease)
+	}
 	if s.ExperimentName != "pause-one" {
 		t.Errorf("the experiment's name read at load: %q, want pause-one", s.ExperimentName)
 	}

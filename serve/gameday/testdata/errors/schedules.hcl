@@ -25,6 +25,13 @@ schedule "missing" {
   missed     = "catch_up" # ERROR: Invalid missed policy
 }
 
+schedule "limits" {
+  experiment            = "../valid/pause.hcl"
+  cron                  = "@daily"
+  max_score_drop        = 120 # ERROR: Invalid max_score_drop
+  max_recovery_increase = "-5s" # ERROR: Invalid duration
+}
+
 schedule "windows" {
   experiment = "../valid/pause.hcl"
   cron       = "@daily"

@@ -24,6 +24,9 @@ schedule "checkout-weekly" {
   }
   vars   = { prometheus_url = "http://prom:9090", step = 1 }
   missed = "run_once"
+
+  max_score_drop        = 5
+  max_recovery_increase = "1m"
 }
 
 schedule "nightly" {
