@@ -4,7 +4,7 @@ BIN     ?= bin/faultline
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/faultline/faultline/cmd.Version=$(VERSION)
 
-.PHONY: build test test-unit test-kernel lint fuzz bench demo clean
+.PHONY: build test test-unit test-kernel lint fuzz bench demo gameday clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
@@ -38,6 +38,11 @@ bench:
 # shorter run, PROMETHEUS_URL=... to evaluate the metrics on a Prometheus server.
 demo:
 	bash examples/shop/demo.sh
+
+# A game day on the demo shop: faultline serve runs the shop's experiment every 10
+# minutes (EVERY=...) and on Run now, at http://127.0.0.1:7070/, until Ctrl-C.
+gameday:
+	GAMEDAY=1 bash examples/shop/demo.sh
 
 clean:
 	rm -rf bin

@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -486,6 +487,7 @@ func (s *Service) execute(sc *gameday.Schedule, r history.Run) {
 		r.Targets = append(r.Targets, t.Name)
 	}
 	sort.Strings(r.Targets)
+	r.Targets = slices.Compact(r.Targets) // a container in two target blocks is one target
 	if run.targets == nil {
 		// A Runner that never called Claim: claim now.
 		if err := claim(p.Targets()); errors.As(err, &skipped) {

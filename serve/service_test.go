@@ -939,6 +939,21 @@ func TestScheduleRegressionLimits(t *testing.T) {
 	}
 }
 
+// TestATargetIsListedOnce: a container that two target blocks select is one target of
+// the run in the history.
+func TestATargetIsListedOnce(t *testing.T) {
+	t.Parallel()
+	fr := newFakeRunner()
+	backend := Target{ID: "c1", Name: "shop-backend-1"}
+	fr.targets["a.hcl"] = []Target{backend, {ID: "c2", Name: "shop-frontend"}, backend}
+	close(fr.hold)
+	svc, _ := testService(t, fr, nil, "")
+	id, _ := svc.Trigger("a", "manual")
+	if r := recorded(t, svc, id); strings.Join(r.Targets, ",") != "shop-backend-1,shop-frontend" {
+		t.Errorf("targets %v, want each container once", r.Targets)
+	}
+}
+
 // TestRevertFailedIsNotified: a run that could not revert a fault is recorded with
 // exit 4 and on-call hears of it as revert_failed.
 func TestRevertFailedIsNotified(t *testing.T) {

@@ -13,6 +13,7 @@
 #   UNIT=4 make demo               # a shorter run (every time is a multiple of UNIT seconds)
 #   PROMETHEUS_URL=http://127.0.0.1:19090 make demo   # the same, on a Prometheus server
 #   EXPERIMENT=examples/shop/netem.hcl make demo      # needs sch_netem in the kernel
+#   make gameday                   # GAMEDAY=1: the shop under faultline serve, until Ctrl-C
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -125,6 +126,36 @@ fi
 # faultline's preflight waits for the first scrape of every container (and names one
 # that does not answer): nothing to poll here, and no curl needed.
 echo "the shop's frontend is published on http://127.0.0.1:$FRONT_PORT/api/item"
+
+if [ -n "${GAMEDAY:-}" ]; then
+  # A game day on the shop: faultline serve runs the experiment every EVERY (and on
+  # "Run now"), keeps each run in examples/shop/gameday-history, until Ctrl-C.
+  SERVE_LISTEN=${SERVE_LISTEN:-127.0.0.1:7070}
+  EVERY=${EVERY:-10m}
+  HISTORY=${HISTORY:-$PWD/examples/shop/gameday-history}
+  (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$work/token")
+  cat >"$work/gameday.hcl" <<HCL
+server {
+  listen     = "$SERVE_LISTEN"
+  token_file = "token"
+  data_dir   = "$HISTORY"
+}
+
+schedule "shop" {
+  experiment = "$PWD/$EXPERIMENT"
+  cron       = "@every $EVERY"
+  vars       = { source = "local", stack = "$STACK", unit = "$UNIT" }
+}
+HCL
+  say "faultline serve on http://$SERVE_LISTEN/: $EXPERIMENT every $EVERY, and on Run now"
+  echo "log in with the token in $work/token (cat it); Ctrl-C stops serve, reverts a running fault and tears the shop down"
+  set +e
+  bin/faultline serve "$work/gameday.hcl"
+  code=$?
+  set -e
+  say "faultline serve exited $code; the history stays in $HISTORY"
+  exit "$code"
+fi
 
 say "running $EXPERIMENT"
 set +e
