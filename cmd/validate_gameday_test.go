@@ -14,7 +14,7 @@ func TestValidateGameDay(t *testing.T) {
 		t.Errorf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
 	code, stdout, stderr = memRun(t, "validate", "../serve/gameday/testdata/errors/schedules.hcl")
-	if code != result.ExitInvalid || !strings.Contains(stdout, "invalid: 16 errors") || !strings.Contains(stderr, "schedules.hcl line 8") {
+	if code != result.ExitInvalid || !strings.Contains(stdout, "invalid: 18 errors") || !strings.Contains(stderr, "schedules.hcl line 8") {
 		t.Errorf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
 	// A mistake in a schedule's experiment is found by validating the game day.
