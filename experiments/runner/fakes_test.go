@@ -82,10 +82,12 @@ type fakeFault struct {
 	verifies map[string]int
 	// via is what every action reports through faults.Router after Apply.
 	via string
-	// applyGate holds the Apply of a target until its channel is closed; applyHangs
-	// holds it until its context ends, as an engine that never answers would.
-	applyGate  map[string]chan struct{}
-	applyHangs map[string]bool
+	// applyGate holds the Apply of a target until its channel is closed, and closes
+	// applyReached's channel for that target (if any) once the Apply waits there;
+	// applyHangs holds it until its context ends, as an engine that never answers would.
+	applyGate    map[string]chan struct{}
+	applyReached map[string]chan struct{}
+	applyHangs   map[string]bool
 }
 
 // lose makes the latest action on target lose its fault, as someone undoing it by
@@ -143,6 +145,9 @@ type fakeAction struct {
 
 func (a *fakeAction) Apply(ctx context.Context) error {
 	if g := a.f.applyGate[a.target.Name]; g != nil {
+		if r := a.f.applyReached[a.target.Name]; r != nil {
+			close(r)
+		}
 		<-g
 	}
 	if a.f.applyHangs[a.target.Name] {

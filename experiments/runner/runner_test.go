@@ -614,8 +614,9 @@ func TestEveryTargetIsHitBeforeAnyRevert(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fx := newFixture(t, []string{"a", "b", "c"}, spec("kill", "crash", 0, 0))
 		fx.cfg.Parallel = 2
-		gate := make(chan struct{})
+		gate, reached := make(chan struct{}), make(chan struct{})
 		fx.faults["crash"].applyGate = map[string]chan struct{}{"b": gate}
+		fx.faults["crash"].applyReached = map[string]chan struct{}{"b": reached}
 		type outcome struct {
 			res *result.Result
 			err error
@@ -625,7 +626,7 @@ func TestEveryTargetIsHitBeforeAnyRevert(t *testing.T) {
 			res, err := Run(context.Background(), fx.cfg)
 			done <- outcome{res, err}
 		}()
-		time.Sleep(11 * time.Second) // virtual: past the planned start at +10s, where b's Apply is held
+		<-reached // b's Apply is held at the gate (virtual time runs to the planned start)
 		synctest.Wait()
 		if n := fx.log.count("revert"); n != 0 {
 			t.Errorf("%d target(s) reverted while b was still being hit: %v", n, fx.log.all())
