@@ -153,12 +153,7 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 	<-r.sem
 	if err := sleepUntil(harm, plannedStart); err != nil {
 		// Stopped before the planned start: nothing was applied.
-		release(action)
-		if r.cfg.Journal != nil {
-			if jerr := r.cfg.Journal.Complete(id, "not applied: the run stopped first"); jerr != nil {
-				r.warn(fmt.Sprintf("fault %q on %s was never applied but its journal entry could not be completed: %v", in.Fault.Name, t.Name, jerr))
-			}
-		}
+		r.notApplied(in, t, action, id, "the run stopped first")
 		r.log.Info("not injected: the run stopped first", "fault", in.Fault.Name, "repeat", in.Repeat, "target", t.Name)
 		return
 	}
@@ -169,10 +164,7 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 	if !r.cfg.DryRun {
 		if err := r.journalPhase(id, rec, faults.PhaseApplying, started); err != nil {
 			<-r.sem
-			release(action)
-			if jerr := r.cfg.Journal.Complete(id, "not applied: its journal entry could not be marked as applying"); jerr != nil {
-				r.warn(fmt.Sprintf("fault %q on %s was never applied but its journal entry could not be completed: %v", in.Fault.Name, t.Name, jerr))
-			}
+			r.notApplied(in, t, action, id, "its journal entry could not be marked as applying")
 			ev.Actual, ev.Error = time.Now(), "not injected: "+err.Error()
 			r.addEvent(ev)
 			r.failInjection(label, err)
@@ -239,6 +231,18 @@ func (r *run) hit(harm context.Context, in experiments.Injection, t faults.Targe
 	}
 	if action, id = r.hold(harm, in, t, action, id, watch, seen, label); action != nil {
 		r.revertOne(harm, in, t, action, id, plannedEnd, label)
+	}
+}
+
+// notApplied releases an action that was journaled but will never be applied, and
+// completes its entry so that recover does not look for it.
+func (r *run) notApplied(in experiments.Injection, t faults.Target, action faults.Action, id int, why string) {
+	release(action)
+	if r.cfg.Journal == nil {
+		return
+	}
+	if err := r.cfg.Journal.Complete(id, "not applied: "+why); err != nil {
+		r.warn(fmt.Sprintf("fault %q on %s was never applied (%s) but its journal entry could not be completed: %v; `faultline recover` will find it and revert nothing", in.Fault.Name, t.Name, why, err))
 	}
 }
 

@@ -208,10 +208,7 @@ func (w *watcher) reapply(harm context.Context) {
 		Target: result.EventTarget{Name: t.Name, ID: t.ID}, Planned: started, Started: &started, Reapply: true}
 	if err := r.journalPhase(id, rec, faults.PhaseApplying, started); err != nil {
 		<-r.sem
-		release(fresh)
-		if jerr := r.cfg.Journal.Complete(id, "not applied: its journal entry could not be marked as applying"); jerr != nil {
-			r.warn(fmt.Sprintf("fault %q on %s was never applied again but its journal entry could not be completed: %v", in.Fault.Name, t.Name, jerr))
-		}
+		r.notApplied(in, t, fresh, id, "its journal entry could not be marked as applying")
 		fail(err)
 		return
 	}
