@@ -105,10 +105,7 @@ func renderJUnit(w io.Writer, r *result.Result) error {
 		suite.Cases = append(suite.Cases, tc)
 	}
 	// So is an injection that found its container gone and never took effect.
-	for _, ev := range r.Events {
-		if ev.Type != result.EventInject || !ev.TargetGone || ev.Reapply {
-			continue
-		}
+	for _, ev := range r.NeverInjected() {
 		what := fmt.Sprintf("fault %q (%s) was never injected on %s at %s: the container was gone (%s)", ev.Fault, ev.Kind, ev.Target.Name, offset(r, ev.Planned), ev.Error)
 		suite.Cases = append(suite.Cases, junitCase{Name: fmt.Sprintf("fault %s on %s", ev.Fault, ev.Target.Name), Classname: class + ".faults", Time: "0",
 			Failure: &junitProblem{Message: "fault never injected: the container was gone", Type: "not_injected", Text: what}})

@@ -197,6 +197,18 @@ type LostFault struct {
 // Reapplied reports whether the lost fault was applied again.
 func (l LostFault) Reapplied() bool { return l.ReappliedAt != nil }
 
+// NeverInjected is the injections that found their container gone (removed, or
+// recreated under the same name) and so never took effect.
+func (r *Result) NeverInjected() []Event {
+	var out []Event
+	for _, ev := range r.Events {
+		if ev.Type == EventInject && ev.TargetGone && !ev.Reapply {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
 // Verification is one read-back of a fault from the system.
 type Verification struct {
 	// At is when the system was read.

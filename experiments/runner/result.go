@@ -183,7 +183,7 @@ func (r *run) decide() {
 	}
 	markLostChecks(res)
 	lost := unreapplied(res)
-	gone := neverInjected(res)
+	gone := res.NeverInjected()
 	switch {
 	case r.revertFailed > 0:
 		reason := fmt.Sprintf("%d revert(s) failed: the system may still be faulted; run `faultline recover`", r.revertFailed)
@@ -227,18 +227,6 @@ func (r *run) decide() {
 }
 
 func fmtScore(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-
-// neverInjected is the injections that found their container gone (removed, or
-// recreated under the same name) and so never took effect.
-func neverInjected(res *result.Result) []result.Event {
-	var out []result.Event
-	for _, ev := range res.Events {
-		if ev.Type == result.EventInject && ev.TargetGone && !ev.Reapply {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
 
 // goneReason is the run's reason when faults were never injected for want of their
 // container.
