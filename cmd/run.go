@@ -259,7 +259,7 @@ func (p *preparedRun) prepare(env *Env, req runRequest) error {
 	// What dead runs and watchdogs left comes first: it may be why targets do not
 	// resolve (a container a dead run paused or killed no longer matches).
 	dirs := append([]string{stateDir}, journal.OtherDirs(stateDir, env.Getenv, os.Geteuid())...)
-	printWatchdogReports(env.Stderr, env.Stderr, stateDir, false)
+	printWatchdogReports(safeWriter{env.Stderr}, safeWriter{env.Stderr}, stateDir, false) // names from journal files: inert
 	before := scanJournals(env, dirs)
 	if err := resolvePlanTargets(ctx, env, plan, req.Targets); err != nil {
 		if lead := unrecoveredLead(before); lead != "" {
