@@ -265,7 +265,7 @@ func (r *run) apply(harm context.Context, a faults.Action) error {
 	defer done()
 	if err := a.Apply(ctx); err != nil {
 		if ctx.Err() == context.DeadlineExceeded && harm.Err() == nil {
-			return fmt.Errorf("no answer within %s: %w", bound, err)
+			return fmt.Errorf("no answer within %s (is the Docker Engine responsive? `docker info` tells): %w", bound, err)
 		}
 		return err
 	}
