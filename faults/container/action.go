@@ -232,6 +232,8 @@ func (a *action) inspect(ctx context.Context, b *faults.Budget) (client.Containe
 const (
 	// killSettle bounds the wait for a killed process to die and the engine to notice.
 	killSettle = 10 * time.Second
+	// pauseSettle bounds the wait for the engine's record to catch up with an unpause.
+	pauseSettle = 2 * time.Second
 	// pollEvery is the pace of those waits.
 	pollEvery = 20 * time.Millisecond
 )
@@ -329,24 +331,44 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// unpause unpauses the container unless it is already, then waits, bounded by
+// pauseSettle, for the engine to report it so: the engine's record of a container paused
+// a moment ago can read paused again after a successful unpause, because the engine sets
+// the state on the call and again on containerd's event for the pause, which arrives
+// late on a loaded machine (the event for the unpause then clears it). A record still
+// paused after the window gets one more unpause, for a container paused again meanwhile;
+// the read-back then reports what the engine says.
 func (a *action) unpause(ctx context.Context, b *faults.Budget) error {
-	res, err := a.inspect(ctx, b)
-	if err != nil {
-		return err
-	}
-	if !res.Container.State.Paused {
-		return nil
-	}
-	err = b.Do(ctx, transient, func() error {
-		_, err := a.cli.ContainerUnpause(ctx, a.id(), client.ContainerUnpauseOptions{})
-		return err
-	})
-	if err != nil && cerrdefs.IsConflict(err) {
-		if res, ierr := a.inspect(ctx, b); ierr == nil && !res.Container.State.Paused {
-			return nil // unpaused meanwhile
+	calls := 0
+	var settled time.Time
+	for {
+		res, err := a.inspect(ctx, b)
+		if err != nil {
+			return err
 		}
+		if !res.Container.State.Paused {
+			return nil
+		}
+		if calls > 0 && a.clock().Before(settled) {
+			if err := sleepCtx(ctx, pollEvery); err != nil {
+				return fmt.Errorf("waiting for the engine to report %s unpaused: %w", a.name(), err)
+			}
+			continue
+		}
+		if calls == 2 {
+			return nil
+		}
+		calls++
+		err = b.Do(ctx, transient, func() error {
+			_, err := a.cli.ContainerUnpause(ctx, a.id(), client.ContainerUnpauseOptions{})
+			return err
+		})
+		if err != nil && !cerrdefs.IsConflict(err) {
+			// A conflict is the engine's "not paused": the next inspect tells.
+			return a.gone(err)
+		}
+		settled = a.clock().Add(pauseSettle)
 	}
-	return a.gone(err)
 }
 
 func (a *action) restoreLimits(ctx context.Context, b *faults.Budget) error {
