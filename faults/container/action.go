@@ -199,11 +199,7 @@ func (a *action) Revert(ctx context.Context) error {
 	}
 	if err == nil {
 		a.reverted = true
-		var v faults.Verification
-		v, err = a.readBack(ctx, b)
-		if err == nil {
-			err = v.Mismatch(faults.ErrNotClean)
-		}
+		err = a.readBackClean(ctx, b)
 		if err != nil {
 			a.reverted = false
 		}
@@ -212,6 +208,25 @@ func (a *action) Revert(ctx context.Context) error {
 		return fmt.Errorf("revert %s on %s: %w", a.kind, a.name(), err)
 	}
 	return nil
+}
+
+// readBackClean is the revert's read-back. For a pause it is judged over pauseSettle:
+// the engine's record can flip to paused for a moment even after reading unpaused (see
+// unpause), and the event for the unpause clears it again.
+func (a *action) readBackClean(ctx context.Context, b *faults.Budget) error {
+	deadline := a.clock().Add(pauseSettle)
+	for {
+		v, err := a.readBack(ctx, b)
+		if err == nil {
+			err = v.Mismatch(faults.ErrNotClean)
+		}
+		if err == nil || a.kind != "pause" || !errors.Is(err, faults.ErrNotClean) || !a.clock().Before(deadline) {
+			return err
+		}
+		if serr := sleepCtx(ctx, pollEvery); serr != nil {
+			return err
+		}
+	}
 }
 
 func (a *action) inspect(ctx context.Context, b *faults.Budget) (client.ContainerInspectResult, error) {

@@ -160,9 +160,7 @@ func TestNeverUndoWhatItDidNotDo(t *testing.T) {
 		if err := first.Revert(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		if dockertest.Inspect(t, e.cli, tg.ID).State.Paused {
-			t.Error("the first run's revert left its pause")
-		}
+		dockertest.Wait(t, e.cli, tg.ID, "unpaused by the first run's revert", func(c container.InspectResponse) bool { return !dockertest.Paused(c) })
 	})
 
 	t.Run("recover of a record whose apply never started", func(t *testing.T) {

@@ -15,12 +15,15 @@ import (
 
 // lateEngine is an engine whose record of a container reads paused for a while after
 // an unpause, as dockerd's does when containerd's event for the pause arrives after the
-// unpause call: lag inspects read paused after each unpause (-1: for ever).
+// unpause call: after each unpause, first inspects read unpaused, then lag read paused
+// (-1: for ever).
 type lateEngine struct {
 	Client   // only the calls below are made
 	mu       sync.Mutex
 	paused   bool
+	first    int
 	lag      int
+	before   int
 	left     int
 	unpauses int
 }
@@ -29,7 +32,9 @@ func (e *lateEngine) ContainerInspect(context.Context, string, client.ContainerI
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	paused := e.paused
-	if !paused && e.left != 0 {
+	if !paused && e.before > 0 {
+		e.before--
+	} else if !paused && e.left != 0 {
 		paused = true
 		e.left--
 	}
@@ -57,7 +62,7 @@ func (e *lateEngine) ContainerUnpause(context.Context, string, client.ContainerU
 	if !e.paused {
 		return client.ContainerUnpauseResult{}, cerrdefs.ErrConflict.WithMessage("container is not paused")
 	}
-	e.paused, e.left = false, e.lag
+	e.paused, e.before, e.left = false, e.first, e.lag
 	return client.ContainerUnpauseResult{}, nil
 }
 
@@ -65,17 +70,18 @@ func TestPauseRevertWaitsForTheEnginesLateRecord(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name         string
-		lag          int
+		first, lag   int
 		wantUnpauses int
 		wantErr      error
 	}{
-		{"the record catches up", 5, 1, nil},
-		{"the record stays paused", -1, 2, faults.ErrNotClean},
+		{"the record catches up", 0, 5, 1, nil},
+		{"the record flips after reading unpaused", 1, 5, 1, nil},
+		{"the record stays paused", 0, -1, 2, faults.ErrNotClean},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e := &lateEngine{lag: tt.lag}
+			e := &lateEngine{first: tt.first, lag: tt.lag}
 			a := prepare(t, e, "pause", nil, faults.Target{ID: "c0ffee", Name: "late"}).(*action)
 			var mu sync.Mutex
 			now := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
