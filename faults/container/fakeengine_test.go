@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -103,5 +104,61 @@ func TestPauseRevertWaitsForTheEnginesLateRecord(t *testing.T) {
 				t.Errorf("%d unpause calls, want %d", e.unpauses, tt.wantUnpauses)
 			}
 		})
+	}
+}
+
+// exitingEngine runs a container until a kill comes, then reports it exited with code.
+type exitingEngine struct {
+	Client // only the calls below are made
+	mu     sync.Mutex
+	killed bool
+	code   int
+}
+
+func (e *exitingEngine) ContainerInspect(context.Context, string, client.ContainerInspectOptions) (client.ContainerInspectResult, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := &container.State{Running: true, Status: container.StateRunning, StartedAt: "2026-12-02T00:00:00Z"}
+	if e.killed {
+		st = &container.State{Status: container.StateExited, ExitCode: e.code, StartedAt: "2026-12-02T00:00:00Z"}
+	}
+	return client.ContainerInspectResult{Container: container.InspectResponse{ID: "c0ffee", Name: "/exiting", State: st}}, nil
+}
+
+func (e *exitingEngine) ContainerKill(context.Context, string, client.ContainerKillOptions) (client.ContainerKillResult, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.killed = true
+	return client.ContainerKillResult{}, nil
+}
+
+// TestKillReadsBackTheExitCode: a SIGKILLed container exits 137; one the engine reports
+// exited with another code ended on its own, before the signal, so the kill did not take.
+func TestKillReadsBackTheExitCode(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		code    int
+		wantErr error
+		found   string
+	}{
+		{137, nil, "exited (exit code 137)"},
+		{0, faults.ErrNotInjected, "found exited (exit code 0), want killed (exit code 137)"},
+	} {
+		e := &exitingEngine{code: tt.code}
+		a := prepare(t, e, "kill", nil, faults.Target{ID: "c0ffee", Name: "exiting"})
+		if err := a.Apply(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		v, err := a.Verify(context.Background())
+		if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+			t.Fatalf("exit code %d: Verify = %v, want %v", tt.code, err, tt.wantErr)
+		}
+		msg := v.String()
+		if err != nil {
+			msg = err.Error()
+		}
+		if !strings.Contains(msg, tt.found) {
+			t.Errorf("exit code %d: read-back %q, want it to say %q", tt.code, msg, tt.found)
+		}
 	}
 }

@@ -76,6 +76,9 @@ func stateOf(s *container.State) string {
 	return out
 }
 
+// sigkillExit is the exit code the engine reports for a process ended by SIGKILL.
+const sigkillExit = 128 + 9
+
 func (a *action) checkInjected(v *faults.Verification, what string, c container.InspectResponse) {
 	s := c.State
 	found := stateOf(s)
@@ -92,8 +95,12 @@ func (a *action) checkInjected(v *faults.Verification, what string, c container.
 			return
 		}
 		switch {
-		case !s.Running || s.Restarting || restarted:
+		case s.Restarting || restarted:
 			v.Add(what+": pid "+fmt.Sprint(a.rec.Target.PID), "killed", found, true)
+		case !s.Running:
+			// A process SIGKILLed exits 137 (128 + 9); any other code is an exit of its
+			// own, before the signal came.
+			v.Add(what+": pid "+fmt.Sprint(a.rec.Target.PID), "killed (exit code 137)", found, s.ExitCode == sigkillExit)
 		case processAlive(s.Pid, a.id()):
 			v.Add(what+": pid "+fmt.Sprint(a.rec.Target.PID), "killed", found+", and the process is alive", false)
 		default:
