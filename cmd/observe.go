@@ -214,8 +214,8 @@ func openObservation(exp *experiments.Experiment, resolved map[string][]faults.T
 	return o, nil
 }
 
-// preflight waits for the first scrape of every target (naming one that does not
-// answer), then evaluates every local metric once.
+// preflight waits for two scrapes of every target (naming one that does not answer;
+// see local.Store.WaitScraped), then evaluates every local metric once.
 func (o *observation) preflight(ms []metrics.Query) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		wctx, cancel := context.WithTimeout(ctx, o.wait)

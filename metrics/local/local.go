@@ -320,10 +320,14 @@ func (s *Store) Targets() []TargetState {
 	return out
 }
 
-// WaitScraped waits until every target has been scraped successfully once, so that
-// the baseline starts with data. It fails when ctx ends first, naming each target that
-// was not scraped and why (connection refused, HTTP status, timeout). Without a
-// deadline on ctx it waits at most three of the longest interval plus its timeout.
+// WaitScraped waits until every target has been scraped successfully twice, so that
+// the baseline starts with data, also for rate() and increase(), which need two
+// samples. It fails when ctx ends before every target was scraped once, naming each
+// one that was not and why (connection refused, HTTP status, timeout). The second
+// scrape is waited for at most the target's interval plus its timeout after the first:
+// a target scraped once is reachable, and a missing second scrape costs at most the
+// first step's value. Without a deadline on ctx it waits at most three of the longest
+// interval plus its timeout.
 func (s *Store) WaitScraped(ctx context.Context) error {
 	if _, ok := ctx.Deadline(); !ok {
 		longest := time.Duration(0)
@@ -334,12 +338,29 @@ func (s *Store) WaitScraped(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, longest)
 		defer cancel()
 	}
+	grace := map[string]time.Duration{}
+	for _, j := range s.jobs {
+		grace[j.Name] = j.Interval + j.Timeout
+	}
+	type firstScrape struct{ at, seen time.Time }
+	first := map[string]firstScrape{} // by job and address: the first good scrape seen
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		var missing []string
+		twice := true
+		now := time.Now()
 		for _, t := range s.Targets() {
 			if t.Health == string(scrape.HealthGood) {
+				key := t.Job + "\x00" + t.Address
+				f, ok := first[key]
+				if !ok {
+					f = firstScrape{at: t.LastScrape, seen: now}
+					first[key] = f
+				}
+				if !t.LastScrape.After(f.at) && now.Sub(f.seen) < grace[t.Job] {
+					twice = false
+				}
 				continue
 			}
 			why := "not scraped yet"
@@ -348,11 +369,14 @@ func (s *Store) WaitScraped(ctx context.Context) error {
 			}
 			missing = append(missing, fmt.Sprintf("job %q target %s: %s", t.Job, t.URL, why))
 		}
-		if len(missing) == 0 {
+		if len(missing) == 0 && twice {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
+			if len(missing) == 0 {
+				return nil // each scraped once: the run can start
+			}
 			return fmt.Errorf("embedded prometheus: cannot scrape %s: check that the address and path are right and that the service runs and is reachable from here: %w",
 				strings.Join(missing, "; "), context.Cause(ctx))
 		case <-tick.C:

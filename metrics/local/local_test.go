@@ -181,6 +181,29 @@ func TestRangeQueryFindsTheStepWithinOneScrapeInterval(t *testing.T) {
 	t.Logf("step at %s, found %s later", stepAt.Format(time.StampMilli), found.Sub(stepAt))
 }
 
+// TestWaitScrapedLeavesARateToTheFirstStep: WaitScraped returns once each target was
+// scraped twice, so a rate() evaluated at once, as the baseline's first step is, has a
+// value (one sample gives none).
+func TestWaitScrapedLeavesARateToTheFirstStep(t *testing.T) {
+	t.Parallel()
+	_, addr := newExporter(t)
+	s := open(t, local.Options{Interval: interval, Jobs: []local.Job{{Name: "shop", Targets: []string{addr}}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	begin := time.Now()
+	if err := s.WaitScraped(ctx); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(begin)
+	if v, ok := instantValue(t, s.Query, "count_over_time(faultline_test_step[1m])"); !ok || v < 2 {
+		t.Errorf("after WaitScraped: %g samples (found %v), want 2 or more", v, ok)
+	}
+	if _, ok := instantValue(t, s.Query, "rate(faultline_test_step[5s])"); !ok {
+		t.Error("after WaitScraped, rate() over 5s has no value")
+	}
+	t.Logf("two scrapes in %s", took)
+}
+
 func TestSameFiguresAsAPrometheusServer(t *testing.T) {
 	t.Parallel()
 	exp, addr := newExporter(t)
