@@ -375,7 +375,10 @@ func (s *Store) WaitScraped(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			if len(missing) == 0 {
-				return nil // each scraped once: the run can start
+				if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+					return nil // each scraped once: the run can start
+				}
+				return fmt.Errorf("embedded prometheus: waiting for a second scrape: %w", context.Cause(ctx))
 			}
 			return fmt.Errorf("embedded prometheus: cannot scrape %s: check that the address and path are right and that the service runs and is reachable from here: %w",
 				strings.Join(missing, "; "), context.Cause(ctx))
