@@ -121,9 +121,11 @@ check "few_failures" {
 	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// The measurement needs a clean baseline: a request that fails there (a backend
-	// slower than the frontend's 300 ms timeout on a loaded machine) is not the fault's.
-	// Such a run is measured again, up to three times in all.
+	// The measurement needs the fault to be the only cause of failures: a request that
+	// fails in the baseline, or one sent a second or more after the replica was
+	// unpaused (a backend slower than the frontend's 300 ms timeout on a loaded
+	// machine), is not the fault's. Such a run is measured again, up to three times in
+	// all.
 	var res *result.Result
 	var outcomes []outcome
 	for attempt := 1; ; attempt++ {
@@ -139,14 +141,14 @@ check "few_failures" {
 			t.Fatal(err)
 		}
 		outcomes = rec.outcomes()
-		at, dirty := baselineFailure(outcomes, res.Timeline)
+		at, where, dirty := strayFailure(res, outcomes)
 		if !dirty {
 			break
 		}
 		if attempt == 3 {
-			t.Fatalf("a request failed in the baseline of each of %d runs (the last at %s): the machine is too loaded for this measurement", attempt, at)
+			t.Fatalf("in each of %d runs a request failed that the fault did not cause (the last at %s, %s): the machine is too loaded for this measurement, or the replica was not unpaused", attempt, at, where)
 		}
-		t.Logf("run %d: a request failed in the baseline (at %s), not the fault's doing: measuring again", attempt, at)
+		t.Logf("run %d: a request failed at %s, %s, not the fault's doing: measuring again", attempt, at, where)
 	}
 	tl := res.Timeline
 
@@ -202,7 +204,20 @@ check "few_failures" {
 
 	s := metricByName(t, res, "failures").Series[0]
 	if s.TimeToImpactSeconds == nil || !s.Recovered || s.TimeToRecoverSeconds == nil || s.TimesFrom != metrics.TimesFromScrapes {
-		t.Fatalf("failures: impact %v, recovered %v after %v, times from %q: want both, from scrape times", s.TimeToImpactSeconds, s.Recovered, s.TimeToRecoverSeconds, s.TimesFrom)
+		var after []string
+		for _, p := range s.Samples {
+			if !p.Time.Before(tl.FaultEnd) {
+				after = append(after, fmt.Sprintf("+%s %.3g", p.Time.Sub(tl.FaultEnd).Round(time.Millisecond), p.Value))
+			}
+		}
+		var fails []string
+		for _, o := range outcomes {
+			if !o.ok && !o.end.Before(tl.FaultEnd) {
+				fails = append(fails, fmt.Sprintf("sent +%s ended +%s", o.start.Sub(tl.FaultEnd).Round(time.Millisecond), o.end.Sub(tl.FaultEnd).Round(time.Millisecond)))
+			}
+		}
+		t.Fatalf("failures: impact %v, recovered %v after %v, times from %q: want both, from scrape times\nafter the fault's end, band %+v; samples: %s\nfailed requests: %s",
+			s.TimeToImpactSeconds, s.Recovered, s.TimeToRecoverSeconds, s.TimesFrom, s.Band, strings.Join(after, ", "), strings.Join(fails, ", "))
 	}
 	trueImpact := firstFail.Sub(tl.FaultStart).Seconds()
 	trueRecover := math.Max(0, lastFail.Sub(tl.FaultEnd).Seconds())
@@ -223,15 +238,28 @@ check "few_failures" {
 	within("time to recover", *s.TimeToRecoverSeconds, trueRecover, 2)
 }
 
-// baselineFailure is the end of the first request that failed during the run's
-// baseline, if one did.
-func baselineFailure(outcomes []outcome, tl result.Timeline) (time.Time, bool) {
-	for _, o := range outcomes {
-		if !o.ok && !o.end.Before(tl.BaselineStart) && o.end.Before(tl.FaultStart) {
-			return o.end, true
+// strayFailure is the end of the first request of the run that failed without the
+// fault's doing, and where: one that ended in the baseline, or one sent a second or
+// more after the unpause was acknowledged (the replica then runs again, and the
+// frontend's timeout is 300 ms) that ended before the recovery's end.
+func strayFailure(res *result.Result, outcomes []outcome) (time.Time, string, bool) {
+	tl := res.Timeline
+	unpaused := tl.FaultEnd
+	for _, ev := range res.Events {
+		if ev.Type == result.EventRevert && ev.Actual.After(unpaused) {
+			unpaused = ev.Actual
 		}
 	}
-	return time.Time{}, false
+	for _, o := range outcomes {
+		switch {
+		case o.ok:
+		case !o.end.Before(tl.BaselineStart) && o.end.Before(tl.FaultStart):
+			return o.end, "in the baseline", true
+		case !o.start.Before(unpaused.Add(time.Second)) && !o.end.After(tl.RecoveryEnd):
+			return o.end, fmt.Sprintf("in the recovery, sent %s after the unpause", o.start.Sub(unpaused).Round(time.Millisecond)), true
+		}
+	}
+	return time.Time{}, "", false
 }
 
 func metricByName(t *testing.T, res *result.Result, name string) result.Metric {
